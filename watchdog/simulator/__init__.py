@@ -1,0 +1,23 @@
+"""A faithful simulator of the WhatsApp Business On-Premises API's monitoring surface.
+
+The real API was sunset in 2025; this is what the test suite, `watchdog demo` and users testing
+their alert routing run against. Facts it imitates are in the project's API reference; every
+UNCONFIRMED choice is commented where it is made.
+"""
+
+from watchdog.simulator.auth import KeyScope
+from watchdog.simulator.deployment import Deployment, SimulatorConfig
+from watchdog.simulator.scenarios import DESCRIPTIONS, Scenario
+from watchdog.simulator.server import SimulatorServer, serve
+from watchdog.simulator.topology import Topology
+
+__all__ = [
+    "DESCRIPTIONS",
+    "Deployment",
+    "KeyScope",
+    "Scenario",
+    "SimulatorConfig",
+    "SimulatorServer",
+    "Topology",
+    "serve",
+]

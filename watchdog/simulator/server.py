@@ -1,0 +1,83 @@
+"""Running the simulator: in the foreground (`watchdog simulate`) or in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from watchdog.simulator.app import create_app
+from watchdog.simulator.deployment import Deployment
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _config(deployment: Deployment, access_log: bool) -> uvicorn.Config:
+    # log_config=None leaves logging to the caller's configuration (watchdog.log).
+    return uvicorn.Config(
+        create_app(deployment), log_config=None, access_log=access_log, lifespan="off"
+    )
+
+
+def serve(deployment: Deployment, host: str, port: int, *, access_log: bool = True) -> None:
+    """Serve in the foreground until interrupted."""
+    sock = _bind(host, port)
+    uvicorn.Server(_config(deployment, access_log)).run(sockets=[sock])
+
+
+class SimulatorServer:
+    """The simulator on a free loopback port in a daemon thread; a context manager.
+
+    Used by the test suite (real sockets) and by `watchdog demo`.
+    """
+
+    def __init__(self, deployment: Deployment, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.deployment = deployment
+        self._sock = _bind(host, port)
+        self.host, self.port = self._sock.getsockname()[:2]
+        self._server = uvicorn.Server(_config(deployment, access_log=False))
+        # uvicorn installs signal handlers only on the main thread, so the owner of this
+        # object decides when the thread stops.
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
+            name="wa-simulator",
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> SimulatorServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
