@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import json
+import math
 import re
 import time
 import uuid
@@ -169,10 +170,15 @@ class SimulatorApi:
         return Response(body, media_type=media)
 
     async def login(self, request: Request) -> Response:
+        return self._counted("POST_v1_users_login", lambda: self._login(request, self.d.clock()))
+
+    async def logout(self, request: Request) -> Response:
+        return self._counted("POST_v1_users_logout", lambda: self._logout(request))
+
+    def _counted(self, method: str, answer: Callable[[], Response]) -> Response:
         started = time.perf_counter()
-        response = self._login(request, self.d.clock())
-        self.d.record("POST_v1_users_login", response.status_code,
-                      (time.perf_counter() - started) * 1000)  # fmt: skip
+        response = answer()
+        self.d.record(method, response.status_code, (time.perf_counter() - started) * 1000)
         return response
 
     def _login(self, request: Request, now: float) -> Response:
@@ -194,7 +200,7 @@ class SimulatorApi:
         users = [{"token": token.value, "expires_after": expires_after_text(token.expires_at)}]
         return JSONResponse({"users": users, "meta": self.d.meta})
 
-    async def logout(self, request: Request) -> Response:
+    def _logout(self, request: Request) -> Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return self.error(MISSING_CREDENTIALS)
@@ -249,21 +255,28 @@ class AdminApi:
 
     async def auth(self, request: Request) -> JSONResponse:
         body = await _json_object(request)
+        # Validate everything before changing anything: a 400 leaves the state as it was.
+        key = body.get("api_key")
+        if key is not None and not isinstance(key, str):
+            return JSONResponse({"error": "api_key must be a string or null"}, 400)
+        lifetime = body.get("token_lifetime", 1.0)
+        if (
+            not isinstance(lifetime, int | float)
+            or isinstance(lifetime, bool)
+            or not math.isfinite(lifetime)
+            or lifetime <= 0
+        ):
+            return JSONResponse({"error": "token_lifetime must be a positive number"}, 400)
+        try:
+            scope = KeyScope(body.get("key_scope", self.d.key_scope))
+        except ValueError:
+            return JSONResponse({"error": "key_scope must be 'all' or 'health_only'"}, 400)
         if "api_key" in body:
-            key = body["api_key"]
-            if key is not None and not isinstance(key, str):
-                return JSONResponse({"error": "api_key must be a string or null"}, 400)
             self.d.credentials.set_api_key(key)
         if "token_lifetime" in body:
-            lifetime = body["token_lifetime"]
-            if not isinstance(lifetime, int | float) or lifetime <= 0:
-                return JSONResponse({"error": "token_lifetime must be a positive number"}, 400)
             self.d.credentials.token_lifetime = float(lifetime)
         if "key_scope" in body:
-            try:
-                self.d.key_scope = KeyScope(body["key_scope"])
-            except ValueError:
-                return JSONResponse({"error": "key_scope must be 'all' or 'health_only'"}, 400)
+            self.d.key_scope = scope
         return self.state()
 
 
@@ -307,5 +320,8 @@ def create_app(deployment: Deployment) -> Starlette:
         ),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    # No redirect from `/v1/health/` to `/v1/health` (Starlette's default 307): the reference
+    # knows only 404/1006 for paths that are not routes (§2.1); redirecting is UNCONFIRMED.
+    app.router.redirect_slashes = False
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -108,6 +108,10 @@ class Credentials:
         sig = _b64(hmac.new(self._signing_key, f"{head}.{body}".encode(), hashlib.sha256).digest())
         token = Token(f"{head}.{body}.{sig}", user, now, now + self.token_lifetime)
         with self._lock:
+            # Forget expired tokens here, so a long-running simulator does not grow.
+            horizon = now - self.token_leeway
+            for stale in [v for v, t in self._tokens.items() if t.expires_at < horizon]:
+                del self._tokens[stale]
             self._tokens[token.value] = token
         return token
 

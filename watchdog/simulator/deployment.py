@@ -59,6 +59,12 @@ class SimulatorConfig:
     login_window: float = 3600.0
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.flap_period <= 0 or self.slow_delay < 0:
+            raise ValueError("flap_period must be positive and slow_delay not negative")
+        if self.coreapps < 1 or self.shards < 1 or self.max_concurrency < 1:
+            raise ValueError("coreapps, shards and max_concurrency must be at least 1")
+
 
 class Deployment:
     """The state of one deployment; thread-safe, since uvicorn and tests may share it."""
@@ -220,10 +226,13 @@ class Deployment:
             since = now - self._switched_at
             per_node: dict[str, Families] = {}
             for node in self._reachable(scenario):
+                # Masters never send messages, so their queues stay empty even where the
+                # multiconnect primary master is connected (active).
+                standby = not node.active or node.role not in (Role.COREAPP, None)
                 samples = [
                     *self._scope_counters(node.key),
                     *self.traffic.node_gauges(
-                        scenario, since, now, standby=not node.active, serving=node in serving
+                        scenario, since, now, standby=standby, serving=node in serving
                     ),
                 ]
                 per_node[node.key] = _families(catalogue.APP, samples)

@@ -43,13 +43,6 @@ class SlidingWindow:
             self._expire(now)
             return len(self._events) >= self.limit
 
-    def fill(self, now: float) -> None:
-        """Use up the whole budget, as other callers do in the rate-limited scenario."""
-        with self._lock:
-            self._expire(now)
-            while len(self._events) < self.limit:
-                self._events.append(now)
-
     def reset(self) -> None:
         with self._lock:
             self._events.clear()

@@ -1,0 +1,182 @@
+"""The `watchdog` command: run, check, demo, simulate, config.
+
+Exit codes follow monitoring-plugin habits where they apply: 2 also means "bad configuration",
+which is what a process supervisor should see when the settings cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import TextIO
+
+import yaml
+
+from watchdog.durations import parse_duration
+from watchdog.log import configure_logging, get_logger
+from watchdog.settings import ConfigError, Settings, load_settings
+from watchdog.simulator import (
+    DESCRIPTIONS,
+    Deployment,
+    KeyScope,
+    Scenario,
+    SimulatorConfig,
+    Topology,
+    serve,
+)
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_UNKNOWN = 3
+
+# A well-known key and password for the simulator, like the API's own admin/secret default:
+# they protect nothing real, and `watchdog demo` and the README's examples need a fixed value.
+SIMULATOR_DEMO_KEY = "wa-watchdog-demo-key"
+SIMULATOR_DEMO_PASSWORD = "Demo-passw0rd!"  # noqa: S105 - documented demo value, not a secret
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watchdog",
+        description="Monitoring agent for WhatsApp Business On-Premises API deployments.",
+        epilog="Configuration comes from WA_* / WATCHDOG_* environment variables and an "
+        "optional YAML file (WATCHDOG_CONFIG_FILE); see README.md.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="run the daemon: poll, export /metrics, serve probes, alert")
+    check = sub.add_parser(
+        "check", help="poll every target once and report (exit 0 ok, 1 warning, 2 critical)"
+    )
+    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    demo = sub.add_parser("demo", help="the simulator and the watchdog on localhost, no set-up")
+    demo.add_argument("--scenario", choices=[s.value for s in Scenario], default="healthy")
+    sub.add_parser("config", help="validate and print the effective configuration")
+    _simulate_parser(sub.add_parser("simulate", help="serve the WhatsApp API simulator alone"))
+    return parser
+
+
+def _simulate_parser(p: argparse.ArgumentParser) -> None:
+    p.description = "Serve a simulated WhatsApp Business On-Premises API (monitoring endpoints)."
+    p.epilog = "Scenarios: " + "; ".join(f"{s.value}: {d}" for s, d in DESCRIPTIONS.items())
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=9876, help="port to listen on (default 9876)")
+    p.add_argument("--topology", choices=[t.value for t in Topology], default="single")
+    p.add_argument("--coreapps", type=int, default=3, help="coreapp nodes (ha, multiconnect)")
+    p.add_argument("--shards", type=int, default=2, help="connected shards (multiconnect)")
+    p.add_argument("--scenario", choices=[s.value for s in Scenario], default="healthy")
+    p.add_argument(
+        "--api-key",
+        help="the WA_API_KEY the simulated API accepts (default: $WA_API_KEY, else the "
+        "well-known demo key; prefer the variable: arguments show in `ps`)",
+    )
+    p.add_argument("--username", default="admin", help="user for POST /v1/users/login")
+    p.add_argument(
+        "--password", help="that user's password (default: $WA_WEB_PASSWORD, else the demo one)"
+    )
+    p.add_argument("--token-lifetime", type=_duration, default="7d", help="bearer token lifetime")
+    p.add_argument(
+        "--token-leeway", type=_duration, default="600s", help="clock skew allowed on expiry"
+    )
+    p.add_argument(
+        "--key-scope",
+        choices=[k.value for k in KeyScope],
+        default="all",
+        help="health_only: refuse the key on /metrics and stats with 403/1005 (older versions)",
+    )
+    p.add_argument("--api-version", default="v2.45.1", help="meta.version to report")
+    p.add_argument("--slow-delay", type=_duration, default="3s", help="delay in the slow scenario")
+    p.add_argument("--flap-period", type=_duration, default="30s", help="half-period of flapping")
+    p.add_argument("--max-concurrency", type=int, default=32, help="requests in flight before 503")
+    p.add_argument("--seed", type=int, default=0, help="seed for node names and randomness")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-format", default="auto", choices=["auto", "json", "console"])
+
+
+def _load(environ: Mapping[str, str], err: TextIO) -> Settings | None:
+    try:
+        return load_settings(environ)
+    except ConfigError as exc:
+        for message in exc.messages:
+            print(f"configuration error: {message}", file=err)
+        return None
+
+
+def cmd_config(environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    settings = _load(environ, err)
+    if settings is None:
+        return EXIT_CONFIG
+    yaml.safe_dump(settings.effective(), out, sort_keys=False, default_flow_style=False)
+    return EXIT_OK
+
+
+def _not_yet(name: str) -> Callable[[Mapping[str, str], TextIO, TextIO], int]:
+    def command(environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+        if _load(environ, err) is None:
+            return EXIT_CONFIG
+        print(f"watchdog {name}: the configuration is valid; polling is not built yet.", file=err)
+        return EXIT_UNKNOWN
+
+    return command
+
+
+def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    configure_logging(level=args.log_level, fmt=args.log_format)
+    log = get_logger("watchdog.simulator")
+    key = args.api_key or environ.get("WA_API_KEY") or SIMULATOR_DEMO_KEY
+    password = args.password or environ.get("WA_WEB_PASSWORD") or SIMULATOR_DEMO_PASSWORD
+    config = SimulatorConfig(
+        topology=Topology(args.topology),
+        coreapps=args.coreapps,
+        shards=args.shards,
+        scenario=Scenario(args.scenario),
+        api_key=key,
+        users={args.username: password},
+        token_lifetime=args.token_lifetime,
+        token_leeway=args.token_leeway,
+        key_scope=KeyScope(args.key_scope),
+        version=args.api_version,
+        slow_delay=args.slow_delay,
+        flap_period=args.flap_period,
+        max_concurrency=args.max_concurrency,
+        seed=args.seed,
+    )
+    deployment = Deployment(config)
+    log.info(
+        "simulator_starting",
+        url=f"http://{args.host}:{args.port}",
+        topology=args.topology,
+        scenario=args.scenario,
+        nodes=[n.key for n in deployment.nodes],
+        demo_key=key == SIMULATOR_DEMO_KEY,
+    )
+    if key == SIMULATOR_DEMO_KEY and args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("simulator_demo_key_exposed", host=args.host)
+    serve(deployment, args.host, args.port)
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Entry point of the `watchdog` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    stdout = out or sys.stdout
+    stderr = err or sys.stderr
+    if args.command == "simulate":
+        return cmd_simulate(args, env)
+    if args.command == "config":
+        return cmd_config(env, stdout, stderr)
+    return _not_yet(args.command)(env, stdout, stderr)

@@ -1,0 +1,337 @@
+"""Where configuration values come from: the environment and the YAML file, and, for every
+value, the name the user wrote, so that each message starts with it.
+
+These are pydantic-settings sources, handed to ``Settings`` by ``watchdog.settings.load_settings``;
+pydantic-settings merges them (the environment first, so it wins) and validates the result.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import InitSettingsSource, PydanticBaseSettingsSource
+
+from watchdog.targets import (
+    TARGET_OPTIONS,
+    default_target_name,
+    endpoint_url,
+    parse_target_list,
+)
+from watchdog.urls import mask_url
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+__all__ = [
+    "CONFIG_FILE_VAR",
+    "ENV_VARS",
+    "EnvSource",
+    "Provenance",
+    "YamlSource",
+    "raw_target_name",
+]
+
+CONFIG_FILE_VAR = "WATCHDOG_CONFIG_FILE"
+# YAML key (= Settings field, except web_endpoint, which becomes a target) -> environment
+# variable. Nothing else is ever read from the environment.
+ENV_VARS: dict[str, str] = {
+    "api_key": "WA_API_KEY",
+    "api_key_file": "WA_API_KEY_FILE",
+    "web_username": "WA_WEB_USERNAME",
+    "web_password": "WA_WEB_PASSWORD",
+    "web_password_file": "WA_WEB_PASSWORD_FILE",
+    "auth_mode": "WATCHDOG_AUTH_MODE",
+    "health_interval": "WATCHDOG_HEALTH_INTERVAL",
+    "metrics_interval": "WATCHDOG_METRICS_INTERVAL",
+    "stats_app_interval": "WATCHDOG_STATS_APP_INTERVAL",
+    "stats_db_interval": "WATCHDOG_STATS_DB_INTERVAL",
+    "timeout": "WATCHDOG_TIMEOUT",
+    "tls_ca_file": "WATCHDOG_TLS_CA_FILE",
+    "tls_insecure": "WATCHDOG_TLS_INSECURE",
+    "listen": "WATCHDOG_LISTEN",
+    "log_format": "WATCHDOG_LOG_FORMAT",
+    "log_level": "WATCHDOG_LOG_LEVEL",
+    "alertmanager_urls": "WATCHDOG_ALERTMANAGER_URLS",
+    "webhook_urls": "WATCHDOG_WEBHOOK_URLS",
+    "shard": "WATCHDOG_SHARD",
+    "targets": "WATCHDOG_TARGETS",
+    "web_endpoint": "WA_WEB_ENDPOINT",
+}
+_TARGET_VARS = ("targets", "web_endpoint")
+
+# A target's own credentials come from files only, so the YAML file can be shared.
+_INLINE_SECRET_HINTS = {
+    "api_key": "; a target's own API key must come from a file: use api_key_file",
+    "password": "; a target's own password must come from a file: use password_file",
+}
+
+RawTarget = dict[str, Any]
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a target came from: an environment variable, a YAML entry, or both (env URL with
+    YAML options)."""
+
+    env_var: str | None = None
+    yaml_key: str | None = None
+
+
+def raw_target_name(raw: Mapping[str, Any]) -> str:
+    """The name a not yet validated target will have, for matching and for messages."""
+    name = raw.get("name")
+    if isinstance(name, str):
+        return name
+    url = raw.get("url")
+    if isinstance(url, str):
+        return default_target_name(url) or mask_url(url)
+    return "?"
+
+
+class YamlSource(InitSettingsSource):
+    """The YAML file named by ``WATCHDOG_CONFIG_FILE``.
+
+    A file that is missing, unreadable, not YAML or not a mapping raises ``ValueError`` (nothing
+    else can be checked then). Unknown keys are collected in ``problems`` and dropped, so the
+    rest of the file is still checked. ``web_endpoint`` is folded into ``targets``.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        self.path = path
+        self.problems: list[str] = []
+        self.targets: list[tuple[RawTarget, _Origin]] = []
+        self.values = self._load(set(settings_cls.model_fields))
+        super().__init__(settings_cls, self.values)
+
+    def _load(self, fields: set[str]) -> dict[str, Any]:
+        document = _read_yaml(self.path)
+        known = [key for key in ENV_VARS if key in fields or key in _TARGET_VARS]
+        values: dict[str, Any] = {}
+        endpoint: list[tuple[RawTarget, _Origin]] = []
+        for key, value in document.items():
+            if key == "targets":
+                self.targets = self._targets(value)
+            elif key == "web_endpoint":
+                endpoint = self._endpoint(value)
+            elif key in known:
+                values[key] = value
+            else:
+                self.problems.append(f"{key} in {self.path}: unknown key{_suggest(key, known)}")
+        self.targets += endpoint
+        if "targets" in document or "web_endpoint" in document:
+            values["targets"] = [raw for raw, _ in self.targets]
+        return values
+
+    def _endpoint(self, value: object) -> list[tuple[RawTarget, _Origin]]:
+        if value is None:
+            return []
+        if not isinstance(value, str):
+            self.problems.append(
+                f"web_endpoint in {self.path}: expected host:port or a URL "
+                f"(got {type(value).__name__})"
+            )
+            return []
+        return [({"url": endpoint_url(value)}, _Origin(yaml_key="web_endpoint"))]
+
+    def _targets(self, value: object) -> list[tuple[RawTarget, _Origin]]:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = parse_target_list(value)
+        if not isinstance(value, list):
+            self.problems.append(
+                f"targets in {self.path}: expected a list of targets, each a mapping with "
+                f"at least a url (got {type(value).__name__})"
+            )
+            return []
+        targets = []
+        for index, entry in enumerate(value):
+            where = f"targets[{index}]"
+            # A string entry is the environment's form: "name=url" or a bare URL.
+            item = (parse_target_list(entry) or [{}])[0] if isinstance(entry, str) else entry
+            if not isinstance(item, dict):
+                self.problems.append(
+                    f"{where} in {self.path}: expected a mapping with at least a url "
+                    f"(got {type(item).__name__})"
+                )
+                continue
+            raw: RawTarget = {}
+            for key, option in item.items():
+                if key in TARGET_OPTIONS:
+                    raw[key] = option
+                else:
+                    hint = _INLINE_SECRET_HINTS.get(key) or _suggest(key, list(TARGET_OPTIONS))
+                    self.problems.append(f"{where}.{key} in {self.path}: unknown key{hint}")
+            targets.append((raw, _Origin(yaml_key=where)))
+        return targets
+
+
+def _read_yaml(path: Path) -> dict[Any, Any]:
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory; expected a YAML file") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        # Only the problem and its position: the YAML library's full text quotes the file's
+        # lines, which may hold a secret.
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"invalid YAML in {path}{where}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError:
+        raise ValueError(f"invalid YAML in {path}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ValueError(
+            f"{path} must be a mapping of settings (key: value lines), "
+            f"not {'a list' if isinstance(document, list) else type(document).__name__}"
+        )
+    return document
+
+
+def _suggest(key: object, known: list[str]) -> str:
+    field = next((name for name, var in ENV_VARS.items() if var == key), None)
+    if field:
+        return f"; in the file, {key} is called {field!r}"
+    close = difflib.get_close_matches(str(key), known, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; known keys: {', '.join(known)}"
+
+
+class EnvSource(PydanticBaseSettingsSource):
+    """The variables of ``ENV_VARS`` in the given mapping (never ``os.environ`` implicitly).
+
+    ``WATCHDOG_TARGETS`` and ``WA_WEB_ENDPOINT`` become the ``targets`` list; when the file has
+    a target of the same name, its options (everything but ``name`` and ``url``) are kept,
+    which is why this source is given the YAML source. Empty ``WATCHDOG_TARGETS`` or
+    ``WA_WEB_ENDPOINT`` count as unset, so a chart can always template them.
+    """
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        environ: Mapping[str, str],
+        yaml_source: YamlSource | None,
+    ) -> None:
+        super().__init__(settings_cls)
+        self.values: dict[str, Any] = {
+            key: environ[var]
+            for key, var in ENV_VARS.items()
+            if key not in _TARGET_VARS and var in environ
+        }
+        self.targets = [
+            (raw, _Origin(env_var=ENV_VARS["targets"]))
+            for raw in parse_target_list(environ.get(ENV_VARS["targets"], ""))
+        ]
+        endpoint = environ.get(ENV_VARS["web_endpoint"], "").strip()
+        if endpoint:
+            self.targets.append(
+                ({"url": endpoint_url(endpoint)}, _Origin(env_var=ENV_VARS["web_endpoint"]))
+            )
+        if self.targets:
+            self.targets = _with_yaml_options(
+                self.targets, yaml_source.targets if yaml_source else []
+            )
+            self.values["targets"] = [raw for raw, _ in self.targets]
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def _with_yaml_options(
+    env_targets: list[tuple[RawTarget, _Origin]], yaml_targets: list[tuple[RawTarget, _Origin]]
+) -> list[tuple[RawTarget, _Origin]]:
+    by_name: dict[str, tuple[RawTarget, _Origin]] = {}
+    for raw, origin in yaml_targets:
+        by_name.setdefault(raw_target_name(raw), (raw, origin))
+    merged = []
+    for raw, origin in env_targets:
+        match = by_name.get(raw_target_name(raw))
+        if match is None:
+            merged.append((raw, origin))
+            continue
+        yaml_raw, yaml_origin = match
+        options = {key: value for key, value in yaml_raw.items() if key not in ("name", "url")}
+        merged.append(({**options, **raw}, _Origin(origin.env_var, yaml_origin.yaml_key)))
+    return merged
+
+
+class Provenance:
+    """Turns pydantic's error locations into the names the user wrote."""
+
+    def __init__(self, env: EnvSource, yaml_source: YamlSource | None) -> None:
+        self._env = env
+        self._yaml = yaml_source
+        self._targets = env.targets or (yaml_source.targets if yaml_source else [])
+
+    def merged(self) -> dict[str, Any]:
+        """The raw values as pydantic-settings merges them: the environment wins, per key."""
+        return {**(self._yaml.values if self._yaml else {}), **self._env.values}
+
+    def label(self, loc: Loc) -> str:
+        field = str(loc[0])
+        if field == "targets" and len(loc) > 1 and isinstance(loc[1], int):
+            return self._target_label(loc[1], loc[2:])
+        if field in self._env.values:
+            return ENV_VARS[field]
+        if self._yaml is not None and field in self._yaml.values:
+            return f"{_key_path(loc)} in {self._yaml.path}"
+        return ENV_VARS.get(field, field)
+
+    def _target_label(self, index: int, rest: Loc) -> str:
+        origin = self._targets[index][1] if index < len(self._targets) else _Origin()
+        if origin.env_var and (not rest or rest[0] in ("name", "url")):
+            return origin.env_var
+        if self._yaml is not None and origin.yaml_key == "web_endpoint":
+            return f"web_endpoint in {self._yaml.path}"
+        if self._yaml is not None and origin.yaml_key:
+            return f"{_key_path(rest, origin.yaml_key)} in {self._yaml.path}"
+        return origin.env_var or ENV_VARS["targets"]
+
+    def messages(self, error: ValidationError) -> list[str]:
+        """One message per problem, ``<name as written>: <what is wrong>``."""
+        messages = []
+        for detail in error.errors(include_url=False):
+            loc: Loc = tuple(detail["loc"])
+            ctx = detail.get("ctx") or {}
+            if detail["type"] == "config_problems":
+                problems: list[tuple[Loc, str]] = ctx["problems"]
+            elif detail["type"] == "value_error":
+                problems = [((), str(ctx["error"]))]
+            elif detail["type"] == "missing":
+                problems = [((), "required, but not set")]
+            elif detail["type"] == "extra_forbidden":
+                problems = [((), "unknown key")]
+            else:
+                # pydantic's own messages never quote the input, so secrets stay out.
+                problems = [((), detail["msg"])]
+            messages += [f"{self.label(loc + sub)}: {text}" for sub, text in problems]
+        return messages
+
+
+def _key_path(loc: Loc, prefix: str = "") -> str:
+    """``("targets", 0, "labels", "x")`` -> ``targets[0].labels.x``, as in yq and jq."""
+    path = prefix
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path

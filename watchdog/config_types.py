@@ -1,0 +1,332 @@
+"""Value types shared by the global settings and the per-target options.
+
+Each validator accepts what the environment (strings) and YAML (strings, numbers, booleans)
+can give, and raises ``ValueError`` with a message that reads well after a variable name
+(``WATCHDOG_TIMEOUT: must be ...``): ``watchdog.settings`` prefixes the name, because only
+it knows whether the value came from the environment or from the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from ipaddress import IPv6Address
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator, SecretStr
+from pydantic_core import PydanticCustomError
+
+from watchdog.durations import format_duration, parse_duration
+from watchdog.urls import check_http_url, split_list
+
+__all__ = [
+    "API_KEY_MAX",
+    "API_KEY_MIN",
+    "MIN_HEALTH_INTERVAL",
+    "ApiKey",
+    "ApiKeyFile",
+    "CaFile",
+    "Flag",
+    "HealthInterval",
+    "Interval",
+    "ListenAddress",
+    "Password",
+    "PasswordFile",
+    "Shard",
+    "Timeout",
+    "UrlList",
+    "Username",
+    "WebhookUrlList",
+    "api_key_from_file",
+    "choice",
+    "config_problems",
+    "parse_bool",
+    "password_from_file",
+    "split_listen",
+    "split_shard",
+]
+
+API_KEY_MIN = 12
+API_KEY_MAX = 128
+# The health node allows 10 calls per 60 s for all callers together; one call per 6 s would
+# use the whole budget, so nothing faster can ever be right.
+MIN_HEALTH_INTERVAL = 6.0
+MAX_TIMEOUT = 60.0
+# A key or password file is a few bytes; reading at most this much bounds a mistaken path.
+_MAX_SECRET_FILE = 64 * 1024
+
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+
+
+def config_problems(problems: list[tuple[tuple[str | int, ...], str]]) -> PydanticCustomError:
+    """One validation error carrying several problems, each at its own location below the field.
+
+    Pydantic reports one error per validator call; this lets one check (labels, duplicate
+    names) report every offender, and ``watchdog.settings`` spells out each location.
+    """
+    return PydanticCustomError(
+        "config_problems", "{summary}", {"summary": problems[0][1], "problems": problems}
+    )
+
+
+def parse_bool(value: object) -> bool:
+    """``true/false/yes/no/1/0`` in any case, or a YAML boolean."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, str | int) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    shown = repr(value) if isinstance(value, str) else type(value).__name__
+    raise ValueError(f"must be true or false (yes/no and 1/0 also work) (got {shown})")
+
+
+def _health_interval(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds < MIN_HEALTH_INTERVAL:
+        off = "; health polling cannot be turned off" if seconds == 0 else ""
+        raise ValueError(
+            f"must be at least {format_duration(MIN_HEALTH_INTERVAL)}, because the health "
+            f"endpoint allows only 10 calls per 60 s shared by all callers "
+            f"(got {format_duration(seconds)}{off})"
+        )
+    return seconds
+
+
+def _interval(value: object) -> float:
+    seconds = parse_duration(value)
+    if 0 < seconds < 1:
+        raise ValueError(f"must be 0 (off) or at least 1s (got {format_duration(seconds)})")
+    return seconds
+
+
+def _timeout(value: object) -> float:
+    seconds = parse_duration(value)
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise ValueError(
+            f"must be more than 0s and at most {MAX_TIMEOUT:g}s (got {format_duration(seconds)})"
+        )
+    return seconds
+
+
+def _path(value: object) -> Path:
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a file path (got {type(value).__name__})")
+    if not value.strip():
+        raise ValueError("expected a file path (got an empty value)")
+    # Surrounding blanks come from templating (a chart's "{{ .Values.x }} "), not file names.
+    return Path(value.strip())
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > _MAX_SECRET_FILE:
+        raise ValueError(
+            f"{path} is larger than {_MAX_SECRET_FILE // 1024} KiB; is it the right file?"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+
+
+def _api_key_problem(length: int) -> str | None:
+    if API_KEY_MIN <= length <= API_KEY_MAX:
+        return None
+    return (
+        f"must be {API_KEY_MIN} to {API_KEY_MAX} characters long "
+        f"(got {length}; the key itself is not shown)"
+    )
+
+
+def check_api_key(value: object) -> SecretStr:
+    """The key, stripped of surrounding whitespace (a pasted newline is not part of it)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"expected text (got {type(value).__name__})")
+    key = str(value).strip()
+    problem = _api_key_problem(len(key))
+    if problem:
+        raise ValueError(problem)
+    return SecretStr(key)
+
+
+def api_key_from_file(value: object) -> SecretStr:
+    """Read a key file; its content, stripped, must be a valid key. Raises ``ValueError``."""
+    path = _path(value)
+    key = _read_text(path).strip()
+    if not key:
+        raise ValueError(
+            f"{path} is empty; it should hold the API key "
+            f"({API_KEY_MIN} to {API_KEY_MAX} characters)"
+        )
+    if _api_key_problem(len(key)):
+        raise ValueError(
+            f"{path} holds {len(key)} characters; an API key is {API_KEY_MIN} to {API_KEY_MAX} "
+            "characters long (the content is not shown)"
+        )
+    return SecretStr(key)
+
+
+def _api_key_file(value: object) -> Path:
+    api_key_from_file(value)
+    return _path(value)
+
+
+def password_from_file(value: object) -> SecretStr:
+    """Read a password file. Only the line ending is removed: spaces may belong to a password."""
+    path = _path(value)
+    password = _read_text(path).rstrip("\r\n")
+    if not password:
+        raise ValueError(f"{path} is empty; it should hold the password")
+    return SecretStr(password)
+
+
+def _password_file(value: object) -> Path:
+    password_from_file(value)
+    return _path(value)
+
+
+def _password(value: object) -> SecretStr:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"expected text (got {type(value).__name__})")
+    if not str(value):
+        raise ValueError("is empty; unset it or give the password")
+    return SecretStr(str(value))
+
+
+def _username(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"expected text (got {type(value).__name__})")
+    name = str(value).strip()
+    if not name:
+        raise ValueError("is empty; unset it or give the user name")
+    return name
+
+
+def _readable_file(value: object) -> Path:
+    path = _path(value)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; expected a PEM file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def choice(options: tuple[str, ...]) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        text = value.strip().lower() if isinstance(value, str) else None
+        if text in options:
+            return text
+        shown = repr(value) if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"must be one of {', '.join(options)} (got {shown})")
+
+    return check
+
+
+_LISTEN_V6 = re.compile(r"\[([^\]]*)\]:(.*)")
+
+
+def split_listen(value: object) -> tuple[str, int]:
+    text = value.strip() if isinstance(value, str) else ""
+    shown = repr(value) if isinstance(value, str) else type(value).__name__
+    bracketed = _LISTEN_V6.fullmatch(text)
+    if bracketed:
+        host, port = bracketed.groups()
+        try:
+            IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} in brackets is not an IPv6 address (got {shown})") from None
+    else:
+        host, colon, port = text.rpartition(":")
+        if not colon or not host or any(char in host for char in ":[]/ \t"):
+            raise ValueError(
+                "expected host:port or [ipv6]:port, such as 0.0.0.0:9877 or [::]:9877 "
+                f"(got {shown})"
+            )
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ValueError(f"port must be a number from 1 to 65535 (got {port!r})")
+    return host, int(port)
+
+
+def _listen(value: object) -> str:
+    host, port = split_listen(value)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_SHARD = re.compile(r"([0-9]+)/([0-9]+)")
+
+
+def split_shard(value: object) -> tuple[int, int]:
+    text = value.replace(" ", "") if isinstance(value, str) else ""
+    shown = repr(value) if isinstance(value, str) else type(value).__name__
+    match = _SHARD.fullmatch(text)
+    if not match:
+        raise ValueError(f"expected i/n, the shard index and count, such as 0/3 (got {shown})")
+    index, count = int(match[1]), int(match[2])
+    if count < 1:
+        raise ValueError(f"the shard count (after the /) must be at least 1 (got {shown})")
+    if index >= count:
+        raise ValueError(
+            f"the shard index must be less than the count: 0/{count} to "
+            f"{count - 1}/{count} (got {shown})"
+        )
+    return index, count
+
+
+def _shard(value: object) -> str:
+    index, count = split_shard(value)
+    return f"{index}/{count}"
+
+
+def _url_list(*, secret_path: bool) -> Callable[[object], list[str]]:
+    def check(value: object) -> list[str]:
+        if value is None:
+            return []
+        items = split_list(value) if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise ValueError("expected a list of URLs (or one comma-separated string)")
+        urls: list[str] = []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, item in enumerate(items):
+            try:
+                urls.append(check_http_url(item, allow_query=True, secret_path=secret_path))
+            except ValueError as exc:
+                problems.append(((index,), str(exc)))
+        if problems:
+            raise config_problems(problems)
+        return urls
+
+    return check
+
+
+HealthInterval = Annotated[float, BeforeValidator(_health_interval)]
+Interval = Annotated[float, BeforeValidator(_interval)]
+Timeout = Annotated[float, BeforeValidator(_timeout)]
+Flag = Annotated[bool, BeforeValidator(parse_bool)]
+ApiKey = Annotated[SecretStr, BeforeValidator(check_api_key)]
+ApiKeyFile = Annotated[Path, BeforeValidator(_api_key_file)]
+Password = Annotated[SecretStr, BeforeValidator(_password)]
+PasswordFile = Annotated[Path, BeforeValidator(_password_file)]
+Username = Annotated[str, BeforeValidator(_username)]
+CaFile = Annotated[Path, BeforeValidator(_readable_file)]
+ListenAddress = Annotated[str, BeforeValidator(_listen)]
+Shard = Annotated[str, BeforeValidator(_shard)]
+UrlList = Annotated[list[str], BeforeValidator(_url_list(secret_path=False))]
+# Webhook URLs carry their secret in the path (Slack, Teams): messages mask it.
+WebhookUrlList = Annotated[list[str], BeforeValidator(_url_list(secret_path=True))]

@@ -1,0 +1,388 @@
+"""The watchdog's configuration: environment variables, an optional YAML file, exact messages.
+
+``load_settings()`` is the way in. It reads only the variables listed in ``ENV_VARS`` (plus
+``WATCHDOG_CONFIG_FILE``) from the mapping it is given, and the YAML file that one names; the
+environment wins over the file, key by key. Every problem becomes one message that starts with
+the name the user wrote (``WATCHDOG_TIMEOUT: ...`` or ``targets[0].timeout in /etc/wa.yaml: ...``),
+and all of them are raised together as one ``ConfigError``. ``Settings(...)`` called directly is
+a plain model: it never reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from watchdog.config_sources import (
+    CONFIG_FILE_VAR,
+    ENV_VARS,
+    EnvSource,
+    Provenance,
+    YamlSource,
+    raw_target_name,
+)
+from watchdog.config_types import (
+    ApiKey,
+    ApiKeyFile,
+    CaFile,
+    Flag,
+    HealthInterval,
+    Interval,
+    ListenAddress,
+    Password,
+    PasswordFile,
+    Shard,
+    Timeout,
+    UrlList,
+    Username,
+    WebhookUrlList,
+    api_key_from_file,
+    choice,
+    config_problems,
+    password_from_file,
+    split_listen,
+    split_shard,
+)
+from watchdog.durations import format_duration
+from watchdog.targets import Target
+from watchdog.urls import MASK, mask_url
+
+__all__ = [
+    "CONFIG_FILE_VAR",
+    "ENV_VARS",
+    "ConfigError",
+    "Settings",
+    "Target",
+    "load_settings",
+    "read_api_key_file",
+    "read_password_file",
+]
+
+
+class ConfigError(Exception):
+    """Invalid configuration: one exact message per problem, meant for people (exit code 2)."""
+
+    def __init__(self, messages: Iterable[str]) -> None:
+        self.messages: list[str] = list(messages)
+        super().__init__("\n".join(self.messages))
+
+    def __str__(self) -> str:
+        return "\n".join(self.messages)
+
+
+AuthMode = Literal["apikey", "bearer", "auto"]
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+# Which global settings a target inherits when it does not set them: target key -> global key.
+_INHERITED = {
+    "health_interval": "health_interval",
+    "metrics_interval": "metrics_interval",
+    "stats_app_interval": "stats_app_interval",
+    "stats_db_interval": "stats_db_interval",
+    "timeout": "timeout",
+    "tls_ca_file": "tls_ca_file",
+    "tls_insecure": "tls_insecure",
+    "username": "web_username",
+}
+
+
+def _with_inherited(raw: Mapping[str, Any], globals_: Mapping[str, Any]) -> dict[str, Any]:
+    # An explicit YAML null means "not set here", so the global value applies.
+    target = {key: value for key, value in raw.items() if value is not None}
+    for key, global_key in _INHERITED.items():
+        if key not in target and globals_.get(global_key) is not None:
+            target[key] = globals_[global_key]
+    # A credential is inherited as a whole: a target's own key file replaces the global key
+    # whether that was given inline or as a file, and likewise for the password.
+    if "api_key_file" not in target:
+        for key in ("api_key", "api_key_file"):
+            if globals_.get(key) is not None:
+                target[key] = globals_[key]
+    if "password_file" not in target:
+        for key, global_key in (
+            ("password", "web_password"),
+            ("password_file", "web_password_file"),
+        ):
+            if globals_.get(global_key) is not None:
+                target[key] = globals_[global_key]
+    return target
+
+
+class Settings(BaseSettings):
+    """The effective configuration; immutable. Field names are the YAML keys.
+
+    Targets: ``WATCHDOG_TARGETS`` and ``WA_WEB_ENDPOINT`` (or ``targets`` and ``web_endpoint`` in
+    the file) both contribute. When either variable is set, the environment decides which
+    targets exist and their URLs; a file target of the same name still contributes its other
+    options (intervals, labels, TLS, credential files), and other file targets are dropped.
+    A target inherits every global value it does not set, so each ``Target`` holds effective
+    values. Durations are float seconds; 0 turns an optional poll off.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=True)
+
+    api_key: ApiKey | None = None
+    api_key_file: ApiKeyFile | None = None
+    web_username: Username | None = None
+    web_password: Password | None = None
+    web_password_file: PasswordFile | None = None
+    auth_mode: Annotated[AuthMode, BeforeValidator(choice(("apikey", "bearer", "auto")))] = "apikey"
+    health_interval: HealthInterval = 15.0
+    metrics_interval: Interval = 30.0
+    stats_app_interval: Interval = 60.0
+    stats_db_interval: Interval = 0.0
+    timeout: Timeout = 5.0
+    tls_ca_file: CaFile | None = None
+    tls_insecure: Flag = False
+    listen: ListenAddress = "0.0.0.0:9877"
+    log_format: Annotated[LogFormat, BeforeValidator(choice(("auto", "json", "console")))] = "auto"
+    log_level: Annotated[
+        LogLevel, BeforeValidator(choice(("debug", "info", "warning", "error", "critical")))
+    ] = "info"
+    alertmanager_urls: UrlList = Field(default_factory=list)
+    webhook_urls: WebhookUrlList = Field(default_factory=list)
+    shard: Shard = "0/1"
+    # Last: its validator reads the global values validated above to fill in what targets inherit.
+    targets: list[Target] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The default env source would read unprefixed names such as API_KEY or TARGETS;
+        # load_settings() passes its own sources, so direct construction reads nothing.
+        return (init_settings,)
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _inherit(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, list):
+            return value
+        return [
+            _with_inherited(item, info.data) if isinstance(item, dict) else item for item in value
+        ]
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_names(cls, targets: list[Target]) -> list[Target]:
+        seen: set[str] = set()
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, target in enumerate(targets):
+            if target.name in seen:
+                problems.append(
+                    (
+                        (index, "name"),
+                        f"duplicate target name {target.name!r}: target names must be unique "
+                        "(a target without a name is named by its URL's host)",
+                    )
+                )
+            seen.add(target.name)
+        if problems:
+            raise config_problems(problems)
+        return targets
+
+    @property
+    def listen_host(self) -> str:
+        """The address to bind, without IPv6 brackets."""
+        return split_listen(self.listen)[0]
+
+    @property
+    def listen_port(self) -> int:
+        return split_listen(self.listen)[1]
+
+    @property
+    def shard_index(self) -> int:
+        return split_shard(self.shard)[0]
+
+    @property
+    def shard_count(self) -> int:
+        return split_shard(self.shard)[1]
+
+    def effective(self) -> dict[str, Any]:
+        """Plain data keyed by YAML key, secrets masked; it reads back as a config file."""
+        return {
+            "api_key": _masked(self.api_key),
+            "api_key_file": _path(self.api_key_file),
+            "web_username": self.web_username,
+            "web_password": _masked(self.web_password),
+            "web_password_file": _path(self.web_password_file),
+            "auth_mode": self.auth_mode,
+            "health_interval": format_duration(self.health_interval),
+            "metrics_interval": format_duration(self.metrics_interval),
+            "stats_app_interval": format_duration(self.stats_app_interval),
+            "stats_db_interval": format_duration(self.stats_db_interval),
+            "timeout": format_duration(self.timeout),
+            "tls_ca_file": _path(self.tls_ca_file),
+            "tls_insecure": self.tls_insecure,
+            "listen": self.listen,
+            "log_format": self.log_format,
+            "log_level": self.log_level,
+            "alertmanager_urls": [mask_url(url) for url in self.alertmanager_urls],
+            "webhook_urls": [mask_url(url, hide_path=True) for url in self.webhook_urls],
+            "shard": self.shard,
+            "targets": [_effective_target(target) for target in self.targets],
+        }
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for key, value in super().__repr_args__():
+            if key == "alertmanager_urls":
+                yield key, [mask_url(url) for url in value]
+            elif key == "webhook_urls":
+                yield key, [mask_url(url, hide_path=True) for url in value]
+            else:
+                yield key, value
+
+
+def _masked(secret: SecretStr | None) -> str | None:
+    return None if secret is None else MASK
+
+
+def _path(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _effective_target(target: Target) -> dict[str, Any]:
+    return {
+        "name": target.name,
+        "url": mask_url(target.url),
+        "health_interval": format_duration(target.health_interval),
+        "metrics_interval": format_duration(target.metrics_interval),
+        "stats_app_interval": format_duration(target.stats_app_interval),
+        "stats_db_interval": format_duration(target.stats_db_interval),
+        "timeout": format_duration(target.timeout),
+        "tls_ca_file": _path(target.tls_ca_file),
+        "tls_insecure": target.tls_insecure,
+        "labels": dict(target.labels),
+        "api_key_file": _path(target.api_key_file),
+        "username": target.username,
+        "password_file": _path(target.password_file),
+    }
+
+
+def read_api_key_file(
+    path: str | os.PathLike[str], *, variable: str = "WA_API_KEY_FILE"
+) -> SecretStr:
+    """Read and check an API key file (the client calls this again when the file changes).
+
+    Raises ``ConfigError`` with one message that starts with ``variable``.
+    """
+    try:
+        return api_key_from_file(Path(path))
+    except ValueError as exc:
+        raise ConfigError([f"{variable}: {exc}"]) from None
+
+
+def read_password_file(
+    path: str | os.PathLike[str], *, variable: str = "WA_WEB_PASSWORD_FILE"
+) -> SecretStr:
+    """Read a password file (line ending removed); ``ConfigError`` names ``variable``."""
+    try:
+        return password_from_file(Path(path))
+    except ValueError as exc:
+        raise ConfigError([f"{variable}: {exc}"]) from None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, require_targets: bool = True
+) -> Settings:
+    """Build the settings from ``environ`` (default ``os.environ``) and its config file.
+
+    Raises ``ConfigError`` listing every problem found. ``require_targets=False`` accepts a
+    configuration without targets (``watchdog config``, ``watchdog simulate``); credentials are
+    only required when there are targets to use them on.
+    """
+    env = os.environ if environ is None else environ
+    config_file = env.get(CONFIG_FILE_VAR, "").strip()
+    try:
+        yaml_source = YamlSource(Settings, Path(config_file)) if config_file else None
+    except ValueError as exc:
+        raise ConfigError([f"{CONFIG_FILE_VAR}: {exc}"]) from None
+    env_source = EnvSource(Settings, env, yaml_source)
+    provenance = Provenance(env_source, yaml_source)
+
+    problems = list(yaml_source.problems) if yaml_source else []
+    settings: Settings | None = None
+    sources = (env_source, yaml_source) if yaml_source else (env_source,)
+    try:
+        settings = Settings(_build_sources=(sources, {}))
+    except ValidationError as exc:
+        problems.extend(provenance.messages(exc))
+    problems.extend(_cross_problems(provenance, require_targets=require_targets))
+    if problems or settings is None:
+        raise ConfigError(dict.fromkeys(problems))
+    return settings
+
+
+def _cross_problems(provenance: Provenance, *, require_targets: bool) -> Iterable[str]:
+    """Problems between settings, judged on what was given, so that they are reported along
+    with the problems of single values rather than only once those are fixed."""
+    raw = provenance.merged()
+
+    def given(key: str) -> bool:
+        return raw.get(key) is not None
+
+    for value_key, file_key in (("api_key", "api_key_file"), ("web_password", "web_password_file")):
+        if given(value_key) and given(file_key):
+            yield (
+                f"{provenance.label((file_key,))}: set together with "
+                f"{provenance.label((value_key,))}; set only one of them"
+            )
+
+    targets = [target for target in raw.get("targets") or [] if isinstance(target, dict)]
+    if not targets:
+        if require_targets:
+            yield (
+                f"{ENV_VARS['targets']}: no targets to monitor; set {ENV_VARS['targets']} "
+                f"(name=url,name2=url2 or bare URLs) or {ENV_VARS['web_endpoint']} (host:port), "
+                "or list targets in the config file"
+            )
+        return
+
+    mode = raw.get("auth_mode", "apikey")
+    mode = mode.strip().lower() if isinstance(mode, str) else mode
+
+    def lacking(key: str) -> list[str]:
+        return [raw_target_name(target) for target in targets if target.get(key) is None]
+
+    if mode in ("apikey", "auto") and not (given("api_key") or given("api_key_file")):
+        missing = lacking("api_key_file")
+        if missing:
+            own = (
+                ""
+                if len(missing) == len(targets)
+                else (f" (or api_key_file in the config file for targets {', '.join(missing)})")
+            )
+            yield (
+                f"{ENV_VARS['api_key']}: not set; auth mode {mode!r} needs an API key: set "
+                f"{ENV_VARS['api_key']} or {ENV_VARS['api_key_file']}{own}"
+            )
+    if mode == "bearer":
+        if not given("web_username") and lacking("username"):
+            yield (
+                f"{ENV_VARS['web_username']}: not set; auth mode 'bearer' needs a user name and a "
+                f"password: set {ENV_VARS['web_username']}"
+            )
+        if not (given("web_password") or given("web_password_file")) and lacking("password_file"):
+            yield (
+                f"{ENV_VARS['web_password']}: not set; auth mode 'bearer' needs a user name and a "
+                f"password: set {ENV_VARS['web_password']} or {ENV_VARS['web_password_file']}"
+            )
