@@ -82,7 +82,12 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--password", help="that user's password (default: $WA_WEB_PASSWORD, else the demo one)"
     )
-    p.add_argument("--token-lifetime", type=_duration, default="7d", help="bearer token lifetime")
+    p.add_argument(
+        "--token-lifetime",
+        type=_duration,
+        default="168h",
+        help="bearer token lifetime (default 168h, 7 days)",
+    )
     p.add_argument(
         "--token-leeway", type=_duration, default="600s", help="clock skew allowed on expiry"
     )
@@ -129,10 +134,12 @@ def _not_yet(name: str) -> Callable[[Mapping[str, str], TextIO, TextIO], int]:
 
 
 def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    configure_logging(level=args.log_level, fmt=args.log_format)
+    redactor = configure_logging(level=args.log_level, fmt=args.log_format)
     log = get_logger("watchdog.simulator")
     key = args.api_key or environ.get("WA_API_KEY") or SIMULATOR_DEMO_KEY
     password = args.password or environ.get("WA_WEB_PASSWORD") or SIMULATOR_DEMO_PASSWORD
+    redactor.add(key)
+    redactor.add(password)
     config = SimulatorConfig(
         topology=Topology(args.topology),
         coreapps=args.coreapps,
