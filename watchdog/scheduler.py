@@ -1,0 +1,186 @@
+"""Poll jobs on an APScheduler 3 `AsyncIOScheduler`: one job per target and endpoint.
+
+Respecting the API's limits is the scheduler's job: `max_instances=1` keeps at most one request
+in flight per target and endpoint, `coalesce=True` turns a backlog of missed runs into one run,
+and after a 429 the endpoint backs off exponentially (capped) until it answers again.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from watchdog.log import get_logger
+from watchdog.results import Endpoint, Observation, PollResult, observe
+from watchdog.state import Change, State
+from watchdog.targets import Target
+
+log = get_logger(__name__)
+
+# First polls spread over at most this many seconds, so targets do not all fire at once but
+# the watchdog is ready soon after start.
+MAX_START_SPREAD = 5.0
+# Backoff after 429s: the wait doubles per consecutive 429, up to this many intervals.
+MAX_BACKOFF_INTERVALS = 8
+
+
+class Client(Protocol):
+    async def poll(self, endpoint: Endpoint) -> PollResult: ...
+    async def aclose(self) -> None: ...
+
+
+ClientFactory = Callable[[Target], Client]
+ChangeListener = Callable[[Change], None]
+
+
+def backoff_seconds(interval: float, consecutive_429: int) -> float:
+    """How long to wait after the n-th consecutive 429 before polling again (0 for none)."""
+    if consecutive_429 <= 0:
+        return 0.0
+    factor = min(2 ** (consecutive_429 - 1), MAX_BACKOFF_INTERVALS)
+    # One interval is the normal schedule; back off for the rest.
+    return float(interval * (factor - 1))
+
+
+def start_offset(job_id: str, interval: float) -> float:
+    """A stable offset in [0, min(interval, MAX_START_SPREAD)) for a job's first run."""
+    spread = min(interval, MAX_START_SPREAD)
+    return (zlib.crc32(job_id.encode()) % 1000) / 1000 * spread
+
+
+class Poller:
+    """Owns the jobs and the per-target clients; writes every observation to the state."""
+
+    def __init__(
+        self,
+        state: State,
+        client_factory: ClientFactory,
+        *,
+        on_change: ChangeListener | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state = state
+        self._factory = client_factory
+        self._on_change = on_change
+        self.clock = clock
+        self._clients: dict[str, Client] = {}
+        self._backoff_until: dict[tuple[str, Endpoint], float] = {}
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.last_poll_started: float | None = None
+
+    def client(self, target: Target) -> Client:
+        client = self._clients.get(target.name)
+        if client is None:
+            client = self._factory(target)
+            self._clients[target.name] = client
+        return client
+
+    def start(self) -> None:
+        """Add a job per target and endpoint and start the scheduler (needs a running loop)."""
+        self._add_jobs(self.state.targets)
+        self.scheduler.start()
+
+    def _add_jobs(self, targets: Iterable[Target]) -> None:
+        now = datetime.now(UTC)
+        for target in targets:
+            for endpoint in Endpoint:
+                interval = endpoint.interval(target)
+                if interval <= 0:
+                    continue
+                job_id = f"{target.name}/{endpoint.value}"
+                self.scheduler.add_job(
+                    self.poll,
+                    "interval",
+                    seconds=interval,
+                    args=(target.name, endpoint),
+                    id=job_id,
+                    name=job_id,
+                    max_instances=1,
+                    coalesce=True,
+                    # A run that starts late is still worth doing; a run later than a whole
+                    # interval is replaced by the next one.
+                    misfire_grace_time=max(1, int(interval)),
+                    next_run_time=now + timedelta(seconds=start_offset(job_id, interval)),
+                    replace_existing=True,
+                )
+
+    async def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    async def poll(self, target_name: str, endpoint: Endpoint) -> Observation | None:
+        """One job run: poll, parse, record, notify. Never raises (the job's top level)."""
+        target = self.state.target(target_name)
+        if target is None:
+            return None
+        key = (target_name, endpoint)
+        now = self.clock()
+        self.last_poll_started = now
+        if self._backoff_until.get(key, 0.0) > now:
+            return None
+        try:
+            result = await self.client(target).poll(endpoint)
+            observation = observe(result)
+        except Exception as exc:  # the job's top level: a bug must not stop the schedule
+            log.exception("poll_crashed", target=target_name, endpoint=endpoint.value)
+            observation = Observation(
+                PollResult(
+                    target_name,
+                    endpoint,
+                    now,
+                    self.clock() - now,
+                    None,
+                    "internal",
+                    f"internal error: {type(exc).__name__}",
+                )
+            )
+        change = self.state.record(observation)
+        self._after(target, endpoint, observation, change)
+        return observation
+
+    def _after(
+        self, target: Target, endpoint: Endpoint, observation: Observation, change: Change | None
+    ) -> None:
+        result = observation.result
+        key = (target.name, endpoint)
+        state = self.state.get(target.name, endpoint)
+        wait = backoff_seconds(endpoint.interval(target), state.consecutive_429 if state else 0)
+        if wait > 0:
+            self._backoff_until[key] = result.started_at + wait
+        else:
+            self._backoff_until.pop(key, None)
+        fields = {
+            "target": target.name,
+            "endpoint": endpoint.value,
+            "ok": result.ok,
+            "status": result.status_code,
+            "duration_ms": round(result.duration * 1000, 1),
+        }
+        if not result.ok:
+            fields.update(reason=result.reason, detail=result.detail)
+            if result.api_error is not None:
+                fields.update(api_error_code=result.api_error.code)
+            if wait > 0:
+                fields.update(backoff_s=round(wait, 1))
+        if change is not None and change.ok_changed:
+            # Transitions are what people read; steady state is debug noise.
+            (log.info if result.ok else log.warning)("poll_state_changed", **fields)
+        else:
+            log.debug("poll_finished", **fields)
+        if change is not None and self._on_change is not None:
+            try:
+                self._on_change(change)
+            except Exception:  # a listener's bug must not stop polling
+                log.exception("change_listener_failed", target=target.name)

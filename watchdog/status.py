@@ -1,0 +1,161 @@
+"""What the state means for people and probes: per-target verdicts, readiness, status JSON.
+
+One reading of the state serves `/probe/...`, `/api/v1/status`, the status page and
+`watchdog check`, so they never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from watchdog.gateways import gateway_verdict
+from watchdog.results import Endpoint
+from watchdog.state import EndpointState, State
+from watchdog.targets import Target
+
+# Reasons that mean "the API cannot be used from here": a critical verdict.
+UNREACHABLE = ("timeout", "connect", "dns", "tls", "protocol")
+AUTH_REJECTED = ("http_401", "http_403", "auth_config")
+
+
+class Level(IntEnum):
+    """Monitoring-plugin levels; the value is `watchdog check`'s exit code."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+@dataclass(frozen=True)
+class Verdict:
+    level: Level
+    summary: str
+
+
+def _failure_level(reason: str) -> Level:
+    if reason in ("http_429", "decode", "shape", "too_large"):
+        return Level.WARNING
+    return Level.CRITICAL
+
+
+def _failure_summary(endpoint: Endpoint, state: EndpointState) -> str:
+    assert state.last is not None
+    result = state.last.result
+    reason = result.reason or ""
+    if reason in UNREACHABLE:
+        what = "unreachable"
+    elif reason in AUTH_REJECTED:
+        what = "credentials rejected"
+    elif reason == "http_503":
+        what = "overloaded"
+    elif reason == "http_429":
+        what = "rate limited"
+    else:
+        what = "failed"
+    return f"{endpoint.value} {what}: {result.detail or reason}"
+
+
+def verdict(endpoints: dict[Endpoint, EndpointState], now: float) -> Verdict:
+    """The target's overall verdict: health decides critical; other endpoints can only warn."""
+    health = endpoints.get(Endpoint.HEALTH)
+    if health is None or health.last is None:
+        return Verdict(Level.UNKNOWN, "health not polled yet")
+    if not health.last.ok:
+        reason = health.last.result.reason or ""
+        return Verdict(_failure_level(reason), _failure_summary(Endpoint.HEALTH, health))
+    answer = health.last.health
+    assert answer is not None
+    gateway = gateway_verdict(answer)
+    if not gateway.up:
+        return Verdict(Level.CRITICAL, gateway.summary)
+    problems = [
+        _failure_summary(endpoint, state)
+        for endpoint, state in endpoints.items()
+        if endpoint is not Endpoint.HEALTH and state.last is not None and not state.last.ok
+    ]
+    if problems:
+        return Verdict(Level.WARNING, "; ".join([gateway.summary, *problems]))
+    return Verdict(Level.OK, gateway.summary)
+
+
+def probe_ready(state: State, target: str, now: float) -> tuple[bool, str]:
+    """Ready: the last health poll is fresh, not a 503, and a gateway that should be up is up."""
+    health = state.get(target, Endpoint.HEALTH)
+    if health is None or health.last is None:
+        return False, "health not polled yet"
+    if not health.last.ok:
+        return False, _failure_summary(Endpoint.HEALTH, health)
+    if not health.fresh(now):
+        return False, "last health answer is stale"
+    answer = health.last.health
+    assert answer is not None
+    gateway = gateway_verdict(answer)
+    return gateway.up, gateway.summary
+
+
+def probe_live(state: State, target: str, now: float) -> tuple[bool, str]:
+    """Live: the Webapp answered anything (an error status included) recently."""
+    for endpoint, endpoint_state in state.endpoints(target).items():
+        if endpoint_state.answered_recently(now):
+            return True, f"answered {endpoint.value} recently"
+    return False, "no answer from the webapp recently"
+
+
+def _age(now: float, at: float | None) -> float | None:
+    return None if at is None else round(max(0.0, now - at), 3)
+
+
+def endpoint_status(state: EndpointState, now: float) -> dict[str, Any]:
+    last = state.last.result if state.last else None
+    return {
+        "ok": last.ok if last else None,
+        "reason": last.reason if last else None,
+        "detail": last.detail if last else None,
+        "status_code": last.status_code if last else None,
+        "api_error_code": last.api_error.code if last and last.api_error else None,
+        "last_poll_age_seconds": _age(now, last.started_at if last else None),
+        "last_success_age_seconds": _age(now, state.last_success_at),
+        "fresh": state.fresh(now),
+        "interval_seconds": state.interval,
+        "polls": state.polls,
+        "errors": dict(state.errors),
+    }
+
+
+def target_status(state: State, target: Target, now: float) -> dict[str, Any]:
+    endpoints = state.endpoints(target.name)
+    result = verdict(endpoints, now)
+    health = state.health(target.name, now)
+    nodes = []
+    if health is not None:
+        nodes = [
+            {
+                "node": n.node,
+                "role": n.role,
+                "gateway_status": "error" if n.error else n.known_status,
+                "error_code": n.error.code if n.error else None,
+            }
+            for n in health.nodes
+        ]
+    ready, ready_reason = probe_ready(state, target.name, now)
+    return {
+        "name": target.name,
+        "level": result.level.name.lower(),
+        "summary": result.summary,
+        "ready": ready,
+        "ready_reason": ready_reason,
+        "topology": health.topology if health else None,
+        "version": health.version if health else None,
+        "nodes": nodes,
+        "endpoints": {e.value: endpoint_status(s, now) for e, s in endpoints.items()},
+    }
+
+
+def status(state: State, now: float) -> dict[str, Any]:
+    """The `/api/v1/status` document."""
+    targets = [target_status(state, t, now) for t in state.targets]
+    worst = max((Level[t["level"].upper()] for t in targets), default=Level.UNKNOWN)
+    return {"level": worst.name.lower(), "polled_once": state.polled_once(), "targets": targets}
