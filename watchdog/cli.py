@@ -7,16 +7,23 @@ which is what a process supervisor should see when the settings cannot be used.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+import uvicorn
 import yaml
 
+from watchdog.check import check_once, exit_code, render_table
+from watchdog.demo import DEMO_KEY, DEMO_PASSWORD, run_demo
 from watchdog.durations import parse_duration
-from watchdog.log import configure_logging, get_logger
+from watchdog.log import Redactor, configure_logging, get_logger
+from watchdog.server import api_clients, build_watchdog, create_app
 from watchdog.settings import ConfigError, Settings, load_settings
+from watchdog.sharding import select_shard
 from watchdog.simulator import (
     DESCRIPTIONS,
     Deployment,
@@ -29,12 +36,6 @@ from watchdog.simulator import (
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
-EXIT_UNKNOWN = 3
-
-# A well-known key and password for the simulator, like the API's own admin/secret default:
-# they protect nothing real, and `watchdog demo` and the README's examples need a fixed value.
-SIMULATOR_DEMO_KEY = "wa-watchdog-demo-key"
-SIMULATOR_DEMO_PASSWORD = "Demo-passw0rd!"  # noqa: S105 - documented demo value, not a secret
 
 
 def _duration(text: str) -> float:
@@ -59,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     demo = sub.add_parser("demo", help="the simulator and the watchdog on localhost, no set-up")
     demo.add_argument("--scenario", choices=[s.value for s in Scenario], default="healthy")
+    demo.add_argument("--topology", choices=[t.value for t in Topology], default="ha")
+    demo.add_argument("--listen", default="127.0.0.1:9877", help="where the watchdog serves")
     sub.add_parser("config", help="validate and print the effective configuration")
     _simulate_parser(sub.add_parser("simulate", help="serve the WhatsApp API simulator alone"))
     return parser
@@ -123,21 +126,57 @@ def cmd_config(environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _not_yet(name: str) -> Callable[[Mapping[str, str], TextIO, TextIO], int]:
-    def command(environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-        if _load(environ, err) is None:
-            return EXIT_CONFIG
-        print(f"watchdog {name}: the configuration is valid; polling is not built yet.", file=err)
-        return EXIT_UNKNOWN
+def _configured(environ: Mapping[str, str], err: TextIO) -> tuple[Settings, Redactor] | None:
+    """Settings plus logging with every configured secret registered for redaction."""
+    settings = _load(environ, err)
+    if settings is None:
+        return None
+    redactor = configure_logging(level=settings.log_level, fmt=settings.log_format)
+    for secret in (settings.api_key, settings.web_password):
+        redactor.add(secret)
+    for target in settings.targets:
+        redactor.add(target.api_key)
+        redactor.add(target.password)
+    return settings, redactor
 
-    return command
+
+def cmd_run(environ: Mapping[str, str], err: TextIO) -> int:
+    configured = _configured(environ, err)
+    if configured is None:
+        return EXIT_CONFIG
+    settings, redactor = configured
+    watchdog = build_watchdog(settings, redactor=redactor)
+    config = uvicorn.Config(
+        create_app(watchdog),
+        host=settings.listen_host,
+        port=settings.listen_port,
+        log_config=None,
+        access_log=False,
+    )
+    uvicorn.Server(config).run()
+    return EXIT_OK
+
+
+def cmd_check(as_json: bool, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    configured = _configured(environ, err)
+    if configured is None:
+        return EXIT_CONFIG
+    settings, redactor = configured
+    targets = select_shard(settings.targets, settings.shard_index, settings.shard_count)
+    document = asyncio.run(check_once(targets, api_clients(settings, redactor)))
+    if as_json:
+        json.dump(document, out, indent=2)
+        out.write("\n")
+    else:
+        out.write(render_table(document))
+    return exit_code(document)
 
 
 def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     redactor = configure_logging(level=args.log_level, fmt=args.log_format)
     log = get_logger("watchdog.simulator")
-    key = args.api_key or environ.get("WA_API_KEY") or SIMULATOR_DEMO_KEY
-    password = args.password or environ.get("WA_WEB_PASSWORD") or SIMULATOR_DEMO_PASSWORD
+    key = args.api_key or environ.get("WA_API_KEY") or DEMO_KEY
+    password = args.password or environ.get("WA_WEB_PASSWORD") or DEMO_PASSWORD
     redactor.add(key)
     redactor.add(password)
     config = SimulatorConfig(
@@ -163,9 +202,9 @@ def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         topology=args.topology,
         scenario=args.scenario,
         nodes=[n.key for n in deployment.nodes],
-        demo_key=key == SIMULATOR_DEMO_KEY,
+        demo_key=key == DEMO_KEY,
     )
-    if key == SIMULATOR_DEMO_KEY and args.host not in ("127.0.0.1", "localhost", "::1"):
+    if key == DEMO_KEY and args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("simulator_demo_key_exposed", host=args.host)
     serve(deployment, args.host, args.port)
     return EXIT_OK
@@ -186,4 +225,9 @@ def main(
         return cmd_simulate(args, env)
     if args.command == "config":
         return cmd_config(env, stdout, stderr)
-    return _not_yet(args.command)(env, stdout, stderr)
+    if args.command == "check":
+        return cmd_check(args.json, env, stdout, stderr)
+    if args.command == "demo":
+        configure_logging(level="info", fmt="console")
+        return run_demo(Scenario(args.scenario), Topology(args.topology), args.listen)
+    return cmd_run(env, stderr)

@@ -139,13 +139,16 @@ def _read_text(path: Path) -> str:
         raise ValueError(f"{path} is not UTF-8 text") from None
 
 
-def _api_key_problem(length: int) -> str | None:
-    if API_KEY_MIN <= length <= API_KEY_MAX:
-        return None
-    return (
-        f"must be {API_KEY_MIN} to {API_KEY_MAX} characters long "
-        f"(got {length}; the key itself is not shown)"
-    )
+def _api_key_problem(key: str) -> str | None:
+    if not API_KEY_MIN <= len(key) <= API_KEY_MAX:
+        return (
+            f"must be {API_KEY_MIN} to {API_KEY_MAX} characters long "
+            f"(got {len(key)}; the key itself is not shown)"
+        )
+    # It travels in an HTTP header, which only carries visible ASCII (and spaces) safely.
+    if not all(" " <= char <= "~" for char in key):
+        return "must be printable ASCII; it contains a control or non-ASCII character"
+    return None
 
 
 def check_api_key(value: object) -> SecretStr:
@@ -155,7 +158,7 @@ def check_api_key(value: object) -> SecretStr:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"expected text (got {type(value).__name__})")
     key = str(value).strip()
-    problem = _api_key_problem(len(key))
+    problem = _api_key_problem(key)
     if problem:
         raise ValueError(problem)
     return SecretStr(key)
@@ -170,11 +173,14 @@ def api_key_from_file(value: object) -> SecretStr:
             f"{path} is empty; it should hold the API key "
             f"({API_KEY_MIN} to {API_KEY_MAX} characters)"
         )
-    if _api_key_problem(len(key)):
+    if not API_KEY_MIN <= len(key) <= API_KEY_MAX:
         raise ValueError(
             f"{path} holds {len(key)} characters; an API key is {API_KEY_MIN} to {API_KEY_MAX} "
             "characters long (the content is not shown)"
         )
+    problem = _api_key_problem(key)
+    if problem:
+        raise ValueError(f"the key in {path} {problem} (the content is not shown)")
     return SecretStr(key)
 
 

@@ -81,9 +81,18 @@ class Samples:
     version: str | None
 
 
+def _clean(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters and made encodable: JSON may carry lone surrogates
+    (`"\\ud800"`), which would make the UTF-8 exposition of every later scrape fail."""
+    text = text[:limit]
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _text(value: Any, limit: int = MAX_LABEL_VALUE) -> str | None:
     if isinstance(value, str):
-        return value[:limit]
+        return _clean(value, limit)
     return None
 
 
@@ -132,7 +141,7 @@ def parse_health(body: Any) -> Health:
             raise PayloadError(f"node {str(key)[:64]!r} is not an object")
         nodes.append(
             NodeHealth(
-                node=str(key)[:MAX_LABEL_VALUE],
+                node=_clean(str(key), MAX_LABEL_VALUE),
                 role=_text(entry.get("role"), 64),
                 status=_text(entry.get("gateway_status"), 64),
                 error=api_error(entry),
@@ -160,7 +169,10 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float range, as `float("1e400")` gives inf
+            number = math.inf if value > 0 else -math.inf
     elif isinstance(value, str):
         try:
             number = float(value)
@@ -174,7 +186,8 @@ def _number(value: Any) -> float | None:
 def _labels(raw: Any, node: str | None) -> Labels | None:
     if raw is None:
         raw = {}
-    if not isinstance(raw, Mapping) or len(raw) > MAX_LABELS:
+    # The `node` label added to per-node samples counts towards the limit too.
+    if not isinstance(raw, Mapping) or len(raw) + (node is not None) > MAX_LABELS:
         return None
     pairs: dict[str, str] = {}
     if node is not None:
@@ -188,7 +201,7 @@ def _labels(raw: Any, node: str | None) -> Labels | None:
         if name.startswith("__"):
             continue
         text = value if isinstance(value, str) else "" if value is None else str(value)
-        pairs.setdefault(name, text[:MAX_LABEL_VALUE])
+        pairs.setdefault(name, _clean(text, MAX_LABEL_VALUE))
     return tuple(pairs.items())
 
 
@@ -260,7 +273,7 @@ def parse_stats(body: Any, kind: Literal["app", "db"]) -> Samples:
             return
         budget = MAX_SAMPLES
         for node, families in list(stats.items())[:MAX_NODES]:
-            for item in _family_samples(families, str(node)[:MAX_LABEL_VALUE], budget):
+            for item in _family_samples(families, _clean(str(node), MAX_LABEL_VALUE), budget):
                 budget -= 1
                 yield item
 

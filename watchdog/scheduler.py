@@ -47,9 +47,9 @@ def backoff_seconds(interval: float, consecutive_429: int) -> float:
     return float(interval * (factor - 1))
 
 
-def start_offset(job_id: str, interval: float) -> float:
-    """A stable offset in [0, min(interval, MAX_START_SPREAD)) for a job's first run."""
-    spread = min(interval, MAX_START_SPREAD)
+def start_offset(job_id: str, interval: float, max_spread: float = MAX_START_SPREAD) -> float:
+    """A stable offset in [0, min(interval, max_spread)) for a job's first run."""
+    spread = min(interval, max_spread)
     return (zlib.crc32(job_id.encode()) % 1000) / 1000 * spread
 
 
@@ -63,8 +63,10 @@ class Poller:
         *,
         on_change: ChangeListener | None = None,
         clock: Callable[[], float] = time.time,
+        start_spread: float = MAX_START_SPREAD,
     ) -> None:
         self.state = state
+        self.start_spread = start_spread
         self._factory = client_factory
         self._on_change = on_change
         self.clock = clock
@@ -105,7 +107,8 @@ class Poller:
                     # A run that starts late is still worth doing; a run later than a whole
                     # interval is replaced by the next one.
                     misfire_grace_time=max(1, int(interval)),
-                    next_run_time=now + timedelta(seconds=start_offset(job_id, interval)),
+                    next_run_time=now
+                    + timedelta(seconds=start_offset(job_id, interval, self.start_spread)),
                     replace_existing=True,
                 )
 
@@ -128,7 +131,8 @@ class Poller:
         key = (target_name, endpoint)
         now = self.clock()
         self.last_poll_started = now
-        if self._backoff_until.get(key, 0.0) > now:
+        # Half an interval of tolerance: job runs drift a little around their nominal times.
+        if now < self._backoff_until.get(key, 0.0) - endpoint.interval(target) / 2:
             return None
         try:
             result = await self.client(target).poll(endpoint)
@@ -156,9 +160,11 @@ class Poller:
         result = observation.result
         key = (target.name, endpoint)
         state = self.state.get(target.name, endpoint)
-        wait = backoff_seconds(endpoint.interval(target), state.consecutive_429 if state else 0)
+        interval = endpoint.interval(target)
+        wait = backoff_seconds(interval, state.consecutive_429 if state else 0)
         if wait > 0:
-            self._backoff_until[key] = result.started_at + wait
+            # The earliest next poll: the normal interval plus the backoff.
+            self._backoff_until[key] = result.started_at + interval + wait
         else:
             self._backoff_until.pop(key, None)
         fields = {

@@ -6,18 +6,22 @@ One reading of the state serves `/probe/...`, `/api/v1/status`, the status page 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
 from watchdog.gateways import gateway_verdict
+from watchdog.log import get_logger
 from watchdog.results import Endpoint
-from watchdog.state import EndpointState, State
+from watchdog.state import Change, EndpointState, State
 from watchdog.targets import Target
 
 # Reasons that mean "the API cannot be used from here": a critical verdict.
 UNREACHABLE = ("timeout", "connect", "dns", "tls", "protocol")
 AUTH_REJECTED = ("http_401", "http_403", "auth_config")
+
+log = get_logger(__name__)
 
 
 class Level(IntEnum):
@@ -159,3 +163,27 @@ def status(state: State, now: float) -> dict[str, Any]:
     targets = [target_status(state, t, now) for t in state.targets]
     worst = max((Level[t["level"].upper()] for t in targets), default=Level.UNKNOWN)
     return {"level": worst.name.lower(), "polled_once": state.polled_once(), "targets": targets}
+
+
+class VerdictLog:
+    """Logs a target's verdict whenever its level changes: what on-call reads in the log."""
+
+    def __init__(self, state: State, clock: Callable[[], float]) -> None:
+        self.state = state
+        self.clock = clock
+        self._levels: dict[str, Level] = {}
+
+    def __call__(self, change: Change) -> None:
+        result = verdict(self.state.endpoints(change.target), self.clock())
+        previous = self._levels.get(change.target)
+        if previous == result.level:
+            return
+        self._levels[change.target] = result.level
+        emit = log.warning if result.level in (Level.WARNING, Level.CRITICAL) else log.info
+        emit(
+            "target_status_changed",
+            target=change.target,
+            level=result.level.name.lower(),
+            previous=previous.name.lower() if previous is not None else None,
+            summary=result.summary,
+        )

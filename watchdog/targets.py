@@ -139,7 +139,14 @@ def _label_problem(key: object, raw: object) -> str | None:
 
 
 def _check_target_url(value: object) -> str:
-    return check_http_url(value, allow_query=False)
+    url = check_http_url(value, allow_query=False)
+    if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        # httpx would send these as Basic auth in place of the Apikey header.
+        raise ValueError(
+            f"URL {mask_url(url)!r} must not contain user:password@; set the credentials with "
+            "WA_API_KEY or WA_WEB_USERNAME/WA_WEB_PASSWORD"
+        )
+    return url
 
 
 TargetUrl = Annotated[str, BeforeValidator(_check_target_url)]

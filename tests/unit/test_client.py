@@ -1,0 +1,869 @@
+"""ApiClient over httpx.MockTransport: classification, body cap, auth modes, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable, Coroutine, MutableMapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+
+from watchdog.client import ApiClient, AuthMode, user_agent
+from watchdog.credentials import BearerToken, parse_expires_after
+from watchdog.log import MASK, Redactor
+from watchdog.results import REASONS, Endpoint, PollResult
+from watchdog.targets import Target
+
+pytestmark = pytest.mark.anyio
+
+KEY = "unit-test-key-0123456789"
+NEW_KEY = "rotated-unit-test-key-0123456789"
+USER = "monitor"
+PASSWORD = "Un1t!passw0rd-x"
+URL = "https://wa.test"
+T0 = 1_700_000_000.0
+META = {"version": "v2.45.1", "api_status": "stable"}
+
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def php_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
+
+
+def error_body(code: int, title: str, details: str = "") -> dict[str, Any]:
+    entry: dict[str, Any] = {"code": code, "title": title}
+    if details:
+        entry["details"] = details
+    return {"meta": META, "errors": [entry]}
+
+
+def health_body() -> dict[str, Any]:
+    return {"health": {"gateway_status": "connected"}, "meta": META}
+
+
+def target(**overrides: Any) -> Target:
+    fields: dict[str, Any] = {"name": "wa", "url": URL, "api_key": KEY, "timeout": 0.3}
+    fields.update(overrides)
+    return Target(**{k: v for k, v in fields.items() if v is not None})
+
+
+class Api:
+    """A scripted API: records every request; `answer` decides the response."""
+
+    def __init__(self, answer: Callable[[httpx.Request], httpx.Response] | None = None) -> None:
+        self.requests: list[httpx.Request] = []
+        self.answer = answer or (lambda _: httpx.Response(200, json=health_body()))
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        await asyncio.sleep(0)  # let concurrent polls interleave, as on a real socket
+        return self.answer(request)
+
+    def auth_headers(self, path: str | None = None) -> list[str]:
+        return [
+            r.headers.get("authorization", "")
+            for r in self.requests
+            if path is None or r.url.path == path
+        ]
+
+    def count(self, path: str) -> int:
+        return sum(1 for r in self.requests if r.url.path == path)
+
+
+def client(
+    handler: Handler,
+    *,
+    tgt: Target | None = None,
+    auth_mode: AuthMode = "apikey",
+    clock: Callable[[], float] | None = None,
+    redactor: Redactor | None = None,
+    max_body_bytes: int = 16 * 1024 * 1024,
+) -> ApiClient:
+    return ApiClient(
+        tgt or target(),
+        auth_mode=auth_mode,
+        transport=httpx.MockTransport(handler),
+        clock=clock or Clock(),
+        redactor=redactor,
+        max_body_bytes=max_body_bytes,
+    )
+
+
+async def poll_once(
+    answer: Callable[[httpx.Request], httpx.Response],
+    endpoint: Endpoint = Endpoint.HEALTH,
+    **kwargs: Any,
+) -> PollResult:
+    async with client(Api(answer), **kwargs) as c:
+        return await c.poll(endpoint)
+
+
+def raising(exc: BaseException) -> Callable[[httpx.Request], httpx.Response]:
+    def answer(_: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return answer
+
+
+def caused(exc: BaseException, cause: BaseException) -> BaseException:
+    exc.__cause__ = cause
+    return exc
+
+
+def events(logs: list[MutableMapping[str, Any]], name: str) -> list[MutableMapping[str, Any]]:
+    return [e for e in logs if e["event"] == name]
+
+
+# -- success and request shape ----------------------------------------------------------------
+
+
+async def test_json_answer_is_ok_with_decoded_body() -> None:
+    """A 2xx JSON answer is a success carrying the decoded body, status, start time, duration."""
+    result = await poll_once(lambda _: httpx.Response(200, json=health_body()))
+    assert result.ok
+    assert result.reason is None
+    assert result.status_code == 200
+    assert result.body == health_body()
+    assert result.target == "wa"
+    assert result.endpoint is Endpoint.HEALTH
+    assert result.started_at == T0
+    assert 0 <= result.duration < 1
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+async def test_sends_apikey_user_agent_to_endpoint_path(endpoint: Endpoint) -> None:
+    """Each endpoint is a GET of its path with `Apikey <key>` and the watchdog's User-Agent."""
+    api = Api()
+    async with client(api) as c:
+        await c.poll(endpoint)
+    [request] = api.requests
+    assert request.method == "GET"
+    assert str(request.url) == f"{URL}{endpoint.path}"
+    assert request.headers["authorization"] == f"Apikey {KEY}"
+    assert request.headers["user-agent"] == user_agent()
+    assert user_agent().startswith("wa-watchdog/")
+
+
+async def test_url_path_prefix_is_kept() -> None:
+    """A target URL with a path prefix (behind a proxy) is the base of every endpoint path."""
+    api = Api()
+    async with client(api, tgt=target(url="https://proxy.test/wa/")) as c:
+        await c.poll(Endpoint.STATS_APP)
+    assert str(api.requests[0].url) == "https://proxy.test/wa/v1/stats/app"
+
+
+# -- HTTP statuses --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "title", "reason"),
+    [
+        (401, 1005, "Access denied", "http_401"),
+        (403, 1005, "Access denied", "http_403"),
+        (404, 1006, "Resource not found", "http_404"),
+        (429, 1015, "Too many requests", "http_429"),
+        (503, 1016, "System overloaded", "http_503"),
+        (400, 1025, "Request is not valid", "http_4xx"),
+        (409, 1004, "Resource already exists", "http_4xx"),
+        (500, 1014, "Internal error", "http_5xx"),
+        (501, 1026, "Receiver incapable", "http_5xx"),
+    ],
+)
+async def test_http_errors_map_to_reasons_with_api_error(
+    status: int, code: int, title: str, reason: str
+) -> None:
+    """Error statuses map to their reason; the first `errors` entry becomes `api_error`."""
+    body = error_body(code, title, "some details")
+    body["errors"].append({"code": 1, "title": "second"})
+    result = await poll_once(lambda _: httpx.Response(status, json=body))
+    assert result.reason == reason
+    assert reason in REASONS
+    assert result.status_code == status
+    assert result.api_error is not None
+    assert (result.api_error.code, result.api_error.title) == (code, title)
+    assert result.detail.startswith(f"HTTP {status} {title} ({code})")
+    assert result.body is None
+
+
+async def test_error_without_json_body_uses_reason_phrase() -> None:
+    """A proxy's HTML error page: reason from the status, no api_error, the standard phrase."""
+    result = await poll_once(lambda _: httpx.Response(502, text="<html>bad gateway</html>"))
+    assert (result.reason, result.api_error) == ("http_5xx", None)
+    assert result.detail == "HTTP 502 Bad Gateway"
+
+
+async def test_redirect_is_not_followed() -> None:
+    """A redirect is not followed (it would carry the key elsewhere); it is a protocol failure."""
+    api = Api(lambda _: httpx.Response(302, headers={"Location": "https://elsewhere.test/"}))
+    async with client(api) as c:
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "protocol"
+    assert "redirect" in result.detail
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"<html>login page</html>", "not JSON"),
+        (b'{"health": {"gateway_status": "conn', "not JSON"),
+        (b"", "empty body"),
+        (b"\xff\xfe\xfa", "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+    ],
+)
+async def test_non_json_success_is_decode(content: bytes, problem: str) -> None:
+    """A 2xx answer that is not JSON (HTML, cut off, empty, binary, absurd nesting) is `decode`."""
+    result = await poll_once(lambda _: httpx.Response(200, content=content))
+    assert result.reason == "decode"
+    assert result.status_code == 200
+    assert problem in result.detail
+    assert result.body is None
+
+
+# -- transport failures ---------------------------------------------------------------------
+
+
+def _cert_error() -> ssl.SSLCertVerificationError:
+    err = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify")
+    err.verify_message = "self-signed certificate"
+    return err
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason", "detail"),
+    [
+        (
+            caused(httpx.ConnectError("handshake"), _cert_error()),
+            "tls",
+            "TLS: certificate verify failed: self-signed certificate",
+        ),
+        (
+            caused(httpx.ConnectError("tls"), ssl.SSLError(1, "[SSL] wrong version number")),
+            "tls",
+            "TLS: ",
+        ),
+        (
+            caused(httpx.ConnectError("dns"), socket.gaierror(-2, "Name or service not known")),
+            "dns",
+            "DNS: cannot resolve wa.test (Name or service not known)",
+        ),
+        (
+            caused(httpx.ConnectError("All connection attempts failed"), ConnectionRefusedError()),
+            "connect",
+            "connection refused",
+        ),
+        (
+            caused(httpx.ConnectError("failed"), OSError(113, "No route to host")),
+            "connect",
+            "cannot connect: No route to host",
+        ),
+        (httpx.ConnectError("All connection attempts failed"), "connect", "cannot connect"),
+        (httpx.ConnectTimeout("slow"), "timeout", "timed out after 300ms while connecting"),
+        (httpx.ReadTimeout("slow"), "timeout", "timed out after 300ms"),
+        (httpx.WriteTimeout("slow"), "timeout", "timed out after 300ms"),
+        (httpx.PoolTimeout("busy"), "timeout", "timed out after 300ms waiting"),
+        (
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            "protocol",
+            "protocol error: Server disconnected without sending a response",
+        ),
+        (httpx.ReadError("reset"), "protocol", "protocol error: reset"),
+        (httpx.WriteError("broken pipe"), "protocol", "protocol error"),
+    ],
+)
+async def test_transport_errors_map_to_reasons(exc: Exception, reason: str, detail: str) -> None:
+    """Transport errors: ssl cause → tls, gaierror → dns, connect, timeout, else protocol."""
+    result = await poll_once(raising(exc))
+    assert result.reason == reason
+    assert result.detail.startswith(detail)
+    assert result.status_code is None
+
+
+async def test_unexpected_exception_is_internal_and_logged() -> None:
+    """poll never raises: a RuntimeError from the transport is an `internal` result, logged."""
+    with capture_logs() as logs:
+        result = await poll_once(raising(RuntimeError("boom")))
+    assert result.reason == "internal"
+    assert "RuntimeError" in result.detail
+    [event] = events(logs, "poll_internal_error")
+    assert event["log_level"] == "error"
+    assert event["exc_info"] is True
+
+
+async def test_closed_client_polls_as_internal() -> None:
+    """Polling after aclose() gives a result, not an exception."""
+    c = client(Api())
+    await c.aclose()
+    await c.aclose()  # idempotent
+    result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "internal"
+
+
+class Stalled(httpx.AsyncByteStream):
+    """Sends the first byte of a body, then nothing, forever."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"{"
+        await asyncio.Event().wait()
+
+
+async def test_stalled_body_ends_as_timeout() -> None:
+    """Headers then a stalled body end at the overall deadline as `timeout`."""
+    result = await poll_once(lambda _: httpx.Response(200, stream=Stalled()))
+    assert result.reason == "timeout"
+    assert result.detail == "timed out after 300ms"
+    assert result.duration < 2
+
+
+async def test_invalid_ca_file_is_a_tls_failure(tmp_path: Path) -> None:
+    """A CA file that is not a usable bundle makes polls fail `tls` instead of crashing."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n")
+    with capture_logs() as logs:
+        c = ApiClient(target(tls_ca_file=ca))
+    async with c:
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "tls"
+    assert "CA file" in result.detail
+    assert events(logs, "tls_ca_file_unusable")
+
+
+# -- body cap -------------------------------------------------------------------------------
+
+
+class Chunks(httpx.AsyncByteStream):
+    """`count` chunks of `size` bytes (endless when None), counting what was sent."""
+
+    def __init__(self, size: int, count: int | None = None) -> None:
+        self.size = size
+        self.count = count
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.count is None or self.sent < self.count:
+            self.sent += 1
+            yield b" " * self.size
+
+
+async def test_body_over_cap_by_content_length_is_not_read() -> None:
+    """An announced Content-Length over the cap is `too_large` before any byte is read."""
+    stream = Chunks(1024, 100)
+    headers = {"Content-Length": str(100 * 1024)}
+    result = await poll_once(
+        lambda _: httpx.Response(200, headers=headers, stream=stream), max_body_bytes=10 * 1024
+    )
+    assert result.reason == "too_large"
+    assert result.detail == "answer larger than 10 KiB"
+    assert stream.sent == 0
+
+
+async def test_streamed_body_over_cap_stops_reading() -> None:
+    """Without Content-Length the body is counted while read, and reading stops at the cap."""
+    stream = Chunks(1024)
+    result = await poll_once(lambda _: httpx.Response(200, stream=stream), max_body_bytes=10 * 1024)
+    assert result.reason == "too_large"
+    assert stream.sent <= 11
+
+
+async def test_body_at_cap_is_read() -> None:
+    """A body exactly at the cap is accepted."""
+    content = json.dumps({"pad": "x" * 100}).encode()
+    result = await poll_once(
+        lambda _: httpx.Response(200, content=content), max_body_bytes=len(content)
+    )
+    assert result.ok
+
+
+async def test_large_error_body_keeps_status_reason() -> None:
+    """An error answer with a huge body keeps its status reason; the body is not parsed."""
+    result = await poll_once(lambda _: httpx.Response(503, stream=Chunks(64 * 1024)))
+    assert (result.reason, result.api_error) == ("http_503", None)
+
+
+# -- API key and key file -----------------------------------------------------------------
+
+
+def write_key(path: Path, key: str) -> None:
+    path.write_text(f"{key}\n")
+
+
+async def test_key_file_rotation_uses_new_key_on_next_poll(tmp_path: Path) -> None:
+    """A new key written to the key file is used from the next poll on, and logged."""
+    key_file = tmp_path / "key"
+    write_key(key_file, KEY)
+    api = Api()
+    redactor = Redactor()
+    async with client(api, tgt=target(api_key=None, api_key_file=key_file), redactor=redactor) as c:
+        await c.poll(Endpoint.HEALTH)
+        write_key(key_file, NEW_KEY)
+        with capture_logs() as logs:
+            await c.poll(Endpoint.HEALTH)
+    assert api.auth_headers() == [f"Apikey {KEY}", f"Apikey {NEW_KEY}"]
+    [event] = events(logs, "api_key_reloaded")
+    assert event["target"] == "wa"
+    assert redactor.redact_text(f"x {NEW_KEY} y") == f"x {MASK} y"
+
+
+async def test_atomic_key_file_replacement_is_seen(tmp_path: Path) -> None:
+    """A key file replaced by rename (as Kubernetes updates secrets) is re-read."""
+    key_file = tmp_path / "key"
+    write_key(key_file, KEY)
+    api = Api()
+    async with client(api, tgt=target(api_key=None, api_key_file=key_file)) as c:
+        await c.poll(Endpoint.HEALTH)
+        new = tmp_path / "key.new"
+        write_key(new, "x" * len(KEY))
+        os.replace(new, key_file)
+        await c.poll(Endpoint.HEALTH)
+    assert api.auth_headers()[-1] == f"Apikey {'x' * len(KEY)}"
+
+
+async def test_bad_key_file_keeps_last_good_key_and_logs_once_per_change(tmp_path: Path) -> None:
+    """An invalid key file keeps the previous key; the problem is logged once per file change."""
+    key_file = tmp_path / "key"
+    write_key(key_file, KEY)
+    api = Api()
+    async with client(api, tgt=target(api_key=None, api_key_file=key_file)) as c:
+        await c.poll(Endpoint.HEALTH)
+        with capture_logs() as logs:
+            key_file.write_text("short\n")
+            first = await c.poll(Endpoint.HEALTH)
+            await c.poll(Endpoint.HEALTH)
+            key_file.write_text("")
+            await c.poll(Endpoint.HEALTH)
+    assert first.ok
+    assert api.auth_headers() == [f"Apikey {KEY}"] * 4
+    warnings = events(logs, "api_key_file_unreadable")
+    assert len(warnings) == 2
+    assert all(w["error"].startswith("WA_API_KEY_FILE: ") for w in warnings)
+    assert all("short" not in w["error"] for w in warnings)
+    assert warnings[0]["keeping_previous"] is True
+
+
+async def test_key_file_missing_without_previous_key_is_auth_config(tmp_path: Path) -> None:
+    """No usable key at all (file gone before the first poll) is `auth_config`, no request."""
+    key_file = tmp_path / "key"
+    write_key(key_file, KEY)
+    tgt = target(api_key=None, api_key_file=key_file)
+    key_file.unlink()
+    api = Api()
+    async with client(api, tgt=tgt) as c:
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "auth_config"
+    assert result.detail.startswith("WA_API_KEY_FILE: ")
+    assert api.requests == []
+
+
+async def test_no_key_configured_is_auth_config() -> None:
+    """Apikey mode without any key is `auth_config` naming the variables to set."""
+    result = await poll_once(lambda _: httpx.Response(200), tgt=target(api_key=None))
+    assert result.reason == "auth_config"
+    assert "WA_API_KEY" in result.detail
+
+
+async def test_key_with_control_characters_is_not_sent(tmp_path: Path) -> None:
+    """A key file whose key cannot travel in a header is refused, keeping no key."""
+    key_file = tmp_path / "key"
+    write_key(key_file, KEY)
+    tgt = target(api_key=None, api_key_file=key_file)
+    key_file.write_text("abcdefgh\x01ijklmnop")
+    api = Api()
+    async with client(api, tgt=tgt) as c:
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "auth_config"
+    assert "printable ASCII" in result.detail
+    assert api.requests == []
+
+
+async def test_401_rereads_key_file_changed_within_mtime_resolution(tmp_path: Path) -> None:
+    """A rewrite the stat check cannot see (same size, inode and mtime) is found on a 401."""
+    key_file = tmp_path / "key"
+    write_key(key_file, KEY)
+    other = KEY[::-1]
+    api = Api(
+        lambda r: (
+            httpx.Response(200, json=health_body())
+            if r.headers["authorization"] == f"Apikey {other}"
+            else httpx.Response(401, json=error_body(1005, "Access denied"))
+        )
+    )
+    async with client(api, tgt=target(api_key=None, api_key_file=key_file)) as c:
+        first = await c.poll(Endpoint.HEALTH)
+        stat = key_file.stat()
+        write_key(key_file, other)
+        os.utime(key_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        second = await c.poll(Endpoint.HEALTH)
+    assert first.reason == "http_401"
+    assert second.ok
+    assert api.auth_headers() == [f"Apikey {KEY}", f"Apikey {KEY}", f"Apikey {other}"]
+
+
+# -- bearer ---------------------------------------------------------------------------------
+
+
+class BearerApi(Api):
+    """Logins hand out tok-1, tok-2, ...; `accept` decides which tokens endpoints take."""
+
+    def __init__(self, clock: Clock, lifetime: float = 1000.0) -> None:
+        super().__init__(self._answer)
+        self.clock = clock
+        self.lifetime = lifetime
+        self.issued = 0
+        self.accept: Callable[[str], bool] = lambda token: True
+        self.login_answer: Callable[[], httpx.Response] | None = None
+        self.key_refused_on: set[str] = set()
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        header = request.headers.get("authorization", "")
+        if request.url.path == "/v1/users/login":
+            if self.login_answer is not None:
+                return self.login_answer()
+            assert header.startswith("Basic ")
+            self.issued += 1
+            users = [
+                {
+                    "token": f"tok-{self.issued}-abcdefgh",
+                    "expires_after": php_time(self.clock() + self.lifetime),
+                }
+            ]
+            return httpx.Response(200, json={"users": users, "meta": META})
+        if request.url.path == "/v1/users/logout":
+            return httpx.Response(200, json={"meta": META})
+        scheme, _, credential = header.partition(" ")
+        if scheme == "Apikey":
+            if request.url.path in self.key_refused_on:
+                body = error_body(1005, "Access denied", "User doesn't have permission")
+                return httpx.Response(403, json=body)
+            return httpx.Response(200, json=health_body())
+        if scheme == "Bearer" and self.accept(credential):
+            return httpx.Response(200, json=health_body())
+        return httpx.Response(401, json=error_body(1005, "Access denied"))
+
+
+def bearer_target(**overrides: Any) -> Target:
+    return target(username=USER, password=PASSWORD, **overrides)
+
+
+async def test_bearer_logs_in_with_basic_auth_then_sends_bearer() -> None:
+    """Bearer mode logs in with Basic user:password, then sends `Bearer <token>`, logged."""
+    clock = Clock()
+    api = BearerApi(clock)
+    with capture_logs() as logs:
+        async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+            result = await c.poll(Endpoint.METRICS)
+    assert result.ok
+    login, get, logout = api.requests
+    assert login.method == "POST"
+    assert login.url.path == "/v1/users/login"
+    assert login.headers["authorization"] == httpx.BasicAuth(USER, PASSWORD)._auth_header
+    assert get.headers["authorization"] == "Bearer tok-1-abcdefgh"
+    assert logout.url.path == "/v1/users/logout"
+    assert logout.headers["authorization"] == "Bearer tok-1-abcdefgh"
+    [event] = events(logs, "bearer_login")
+    assert event["lifetime"] == "16m40s"
+    assert all("tok-1" not in json.dumps(e, default=str) for e in logs)
+
+
+async def test_bearer_token_renewed_when_a_quarter_of_its_lifetime_remains() -> None:
+    """The token is reused until less than a quarter of its lifetime remains, then renewed."""
+    clock = Clock()
+    api = BearerApi(clock, lifetime=1000.0)
+    async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+        await c.poll(Endpoint.HEALTH)
+        clock.now += 740  # 260 s left: more than a quarter
+        await c.poll(Endpoint.HEALTH)
+        clock.now += 20  # 240 s left
+        await c.poll(Endpoint.HEALTH)
+    assert api.count("/v1/users/login") == 2
+    assert api.auth_headers("/v1/health") == [
+        "Bearer tok-1-abcdefgh",
+        "Bearer tok-1-abcdefgh",
+        "Bearer tok-2-abcdefgh",
+    ]
+
+
+async def test_concurrent_polls_share_one_login() -> None:
+    """Concurrent polls of one target wait for one login instead of each logging in."""
+    clock = Clock()
+    api = BearerApi(clock)
+    async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+        results = await asyncio.gather(*(c.poll(e) for e in Endpoint))
+    assert all(r.ok for r in results)
+    assert api.count("/v1/users/login") == 1
+
+
+async def test_bearer_401_logs_in_again_and_retries_once() -> None:
+    """A refused token is dropped; one new login and one retry make the poll succeed."""
+    clock = Clock()
+    api = BearerApi(clock)
+    api.accept = lambda token: not token.startswith("tok-1-")
+    async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+        result = await c.poll(Endpoint.STATS_APP)
+        again = await c.poll(Endpoint.STATS_APP)
+    assert result.ok
+    assert again.ok
+    assert api.auth_headers("/v1/stats/app") == [
+        "Bearer tok-1-abcdefgh",
+        "Bearer tok-2-abcdefgh",
+        "Bearer tok-2-abcdefgh",
+    ]
+
+
+async def test_bearer_401_is_retried_once_not_in_a_loop() -> None:
+    """When every token is refused, a poll makes one re-login and one retry, then fails 401."""
+    clock = Clock()
+    api = BearerApi(clock)
+    api.accept = lambda token: False
+    async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "http_401"
+    assert api.count("/v1/health") == 2
+    assert api.count("/v1/users/login") == 2
+
+
+async def test_login_failure_is_the_poll_failure_and_backs_off() -> None:
+    """A refused login fails the poll with its reason; logins then pause instead of hammering."""
+    clock = Clock()
+    api = BearerApi(clock)
+    api.login_answer = lambda: httpx.Response(401, json=error_body(1005, "Access denied"))
+    with capture_logs() as logs:
+        async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+            first = await c.poll(Endpoint.HEALTH)
+            second = await c.poll(Endpoint.METRICS)
+            clock.now += 31
+            third = await c.poll(Endpoint.HEALTH)
+    assert (first.reason, first.status_code) == ("http_401", 401)
+    assert first.detail == "login failed: HTTP 401 Access denied (1005)"
+    assert first.api_error is not None
+    assert first.api_error.code == 1005
+    assert second.reason == "http_401"
+    assert "next login attempt in 30s" in second.detail
+    assert third.reason == "http_401"
+    assert api.count("/v1/users/login") == 2
+    assert api.count("/v1/health") == 0
+    assert len(events(logs, "bearer_login_failed")) == 2
+
+
+async def test_login_rate_limited_is_http_429() -> None:
+    """A login answered 429/1015 (too many bad logins) fails the poll as `http_429`."""
+    clock = Clock()
+    api = BearerApi(clock)
+    body = error_body(1015, "Too many requests", "Rate limiting exceeded on bad login attempts")
+    api.login_answer = lambda: httpx.Response(429, json=body)
+    async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "http_429"
+    assert result.detail.startswith("login failed: HTTP 429 Too many requests (1015)")
+
+
+async def test_login_answer_without_token_is_shape() -> None:
+    """A 200 login answer without `users[0].token` fails the poll as `shape`."""
+    clock = Clock()
+    api = BearerApi(clock)
+    api.login_answer = lambda: httpx.Response(200, json={"users": [], "meta": META})
+    async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "shape"
+    assert result.detail.startswith("login failed:")
+
+
+async def test_failed_renewal_keeps_the_still_valid_token() -> None:
+    """When renewal fails but the old token has not expired, polls go on with the old token."""
+    clock = Clock()
+    api = BearerApi(clock, lifetime=1000.0)
+    async with client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+        await c.poll(Endpoint.HEALTH)
+        api.login_answer = lambda: httpx.Response(503, json=error_body(1016, "System overloaded"))
+        clock.now += 900
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.ok
+    assert api.auth_headers("/v1/health") == ["Bearer tok-1-abcdefgh"] * 2
+
+
+async def test_password_file_is_read_and_followed(tmp_path: Path) -> None:
+    """The password may come from a file; a rewritten file is used for the next login."""
+    password_file = tmp_path / "password"
+    password_file.write_text(f"{PASSWORD}\n")
+    clock = Clock()
+    api = BearerApi(clock)
+    tgt = target(username=USER, password_file=password_file)
+    async with client(api, tgt=tgt, auth_mode="bearer", clock=clock) as c:
+        await c.poll(Endpoint.HEALTH)
+        password_file.write_text("An0ther!password\n")
+        clock.now += 1000
+        await c.poll(Endpoint.HEALTH)
+    logins = [r for r in api.requests if r.url.path == "/v1/users/login"]
+    assert logins[0].headers["authorization"] == httpx.BasicAuth(USER, PASSWORD)._auth_header
+    assert (
+        logins[1].headers["authorization"] == httpx.BasicAuth(USER, "An0ther!password")._auth_header
+    )
+
+
+async def test_bearer_without_username_is_auth_config() -> None:
+    """Bearer mode without a user name is `auth_config` naming WA_WEB_USERNAME."""
+    api = Api()
+    async with client(api, tgt=target(password=PASSWORD), auth_mode="bearer") as c:
+        result = await c.poll(Endpoint.HEALTH)
+    assert result.reason == "auth_config"
+    assert "WA_WEB_USERNAME" in result.detail
+    assert api.requests == []
+
+
+async def test_aclose_logout_failure_does_not_raise() -> None:
+    """Logging out at close is best effort: a failing logout does not raise."""
+    clock = Clock()
+    api = BearerApi(clock)
+    c = client(api, tgt=bearer_target(), auth_mode="bearer", clock=clock)
+    await c.poll(Endpoint.HEALTH)
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("gone")
+
+    api.answer = broken
+    await c.aclose()
+
+
+# -- auto mode ------------------------------------------------------------------------------
+
+
+async def test_auto_switches_an_endpoint_to_bearer_on_403_1005_once() -> None:
+    """Auto: 403/1005 switches only that endpoint to bearer, for good, logged once."""
+    clock = Clock()
+    api = BearerApi(clock)
+    api.key_refused_on = {"/metrics"}
+    with capture_logs() as logs:
+        async with client(api, tgt=bearer_target(), auth_mode="auto", clock=clock) as c:
+            first = await c.poll(Endpoint.METRICS)
+            second = await c.poll(Endpoint.METRICS)
+            health = await c.poll(Endpoint.HEALTH)
+    assert first.ok
+    assert second.ok
+    assert health.ok
+    assert api.auth_headers("/metrics") == [
+        f"Apikey {KEY}",
+        "Bearer tok-1-abcdefgh",
+        "Bearer tok-1-abcdefgh",
+    ]
+    assert api.auth_headers("/v1/health") == [f"Apikey {KEY}"]
+    [event] = events(logs, "apikey_refused_using_bearer")
+    assert (event["target"], event["endpoint"]) == ("wa", "metrics")
+
+
+async def test_auto_without_login_credentials_fails_403_with_hint() -> None:
+    """Auto mode without username/password: 403/1005 stays `http_403`, saying what to set."""
+    clock = Clock()
+    api = BearerApi(clock)
+    api.key_refused_on = {"/v1/stats/app"}
+    with capture_logs() as logs:
+        async with client(api, auth_mode="auto", clock=clock) as c:
+            first = await c.poll(Endpoint.STATS_APP)
+            second = await c.poll(Endpoint.STATS_APP)
+    assert first.reason == "http_403"
+    assert "WA_WEB_USERNAME" in first.detail
+    assert "WA_WEB_PASSWORD" in first.detail
+    assert first.api_error is not None
+    assert first.api_error.code == 1005
+    assert second.reason == "http_403"
+    assert api.count("/v1/users/login") == 0
+    assert len(events(logs, "apikey_refused_no_login")) == 1
+
+
+async def test_apikey_mode_does_not_fall_back() -> None:
+    """Apikey mode reports 403/1005 as `http_403` and never logs in."""
+    clock = Clock()
+    api = BearerApi(clock)
+    api.key_refused_on = {"/metrics"}
+    async with client(api, tgt=bearer_target(), clock=clock) as c:
+        result = await c.poll(Endpoint.METRICS)
+    assert result.reason == "http_403"
+    assert "WATCHDOG_AUTH_MODE=auto" in result.detail
+    assert api.count("/v1/users/login") == 0
+
+
+async def test_auto_does_not_fall_back_on_other_403() -> None:
+    """Only 403 with code 1005 means "key refused here"; another 403 is reported as is."""
+    body = error_body(1007, "Recipient blocked")
+    api = Api(lambda _: httpx.Response(403, json=body))
+    async with client(api, tgt=bearer_target(), auth_mode="auto") as c:
+        result = await c.poll(Endpoint.METRICS)
+    assert result.reason == "http_403"
+    assert len(api.requests) == 1
+
+
+# -- secrets --------------------------------------------------------------------------------
+
+
+async def test_secrets_never_reach_detail() -> None:
+    """Key, password and tokens echoed in error titles or exception messages are masked."""
+    api = Api(
+        lambda _: httpx.Response(401, json=error_body(1005, f"bad key {KEY} for {USER}:{PASSWORD}"))
+    )
+    async with client(api, tgt=bearer_target()) as c:
+        echoed = await c.poll(Endpoint.HEALTH)
+    assert KEY not in echoed.detail
+    assert PASSWORD not in echoed.detail
+    assert MASK in echoed.detail
+
+    raised = await poll_once(raising(httpx.ConnectError(f"refused Apikey {KEY}")))
+    assert KEY not in raised.detail
+
+    clock = Clock()
+    bearer_api = BearerApi(clock)
+    async with client(bearer_api, tgt=bearer_target(), auth_mode="bearer", clock=clock) as c:
+        await c.poll(Endpoint.HEALTH)
+        bearer_api.answer = raising(httpx.ReadError("lost tok-1-abcdefgh"))
+        lost = await c.poll(Endpoint.HEALTH)
+    assert lost.reason == "protocol"
+    assert "tok-1-abcdefgh" not in lost.detail
+
+
+async def test_shared_redactor_learns_the_key() -> None:
+    """The key in use is registered with the shared redactor, so logs mask it too."""
+    redactor = Redactor()
+    async with client(Api(), redactor=redactor) as c:
+        await c.poll(Endpoint.HEALTH)
+    assert KEY not in redactor.redact_text(f"key={KEY} and {KEY}")
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def test_expires_after_parses_the_php_format() -> None:
+    """`expires_after` in the Webapp's `Y-m-d H:i:sP` format parses; junk does not."""
+    assert parse_expires_after("2021-09-14 15:29:26+00:00") == 1631633366.0
+    assert parse_expires_after("2021-09-14 17:29:26+02:00") == 1631633366.0
+    assert parse_expires_after("2021-09-14 15:29:26") is None
+    assert parse_expires_after("tomorrow") is None
+    assert parse_expires_after(None) is None
+
+
+def test_token_renewal_threshold_is_a_quarter_of_the_lifetime() -> None:
+    """A token needs renewal once less than 25 % of its lifetime remains; unknown expiry never."""
+    token = BearerToken("t", obtained_at=0.0, expires_at=100.0)
+    assert not token.needs_renewal(75.0)
+    assert token.needs_renewal(75.1)
+    assert token.needs_renewal(200.0)
+    assert not BearerToken("t", 0.0, None).needs_renewal(10**9)

@@ -1,0 +1,363 @@
+"""The state: latest results per target and endpoint, counters' deltas, staleness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from watchdog.results import Endpoint, Observation, PollResult, observe
+from watchdog.state import DURATION_BUCKETS, STALE_AFTER_INTERVALS, State
+from watchdog.targets import Target
+
+NOW = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def target(name: str = "prod", **kw: Any) -> Target:
+    return Target(name=name, url=f"https://{name}.example", **kw)
+
+
+def ok(
+    endpoint: Endpoint = Endpoint.METRICS,
+    body: Any = None,
+    *,
+    name: str = "prod",
+    at: float = NOW,
+    duration: float = 0.05,
+) -> Observation:
+    if body is None:
+        body = (
+            {"health": {"gateway_status": "connected"}}
+            if endpoint is Endpoint.HEALTH
+            else {"metrics": {}}
+        )
+    return observe(PollResult(name, endpoint, at, duration, 200, None, body=body))
+
+
+def failed(
+    reason: str,
+    endpoint: Endpoint = Endpoint.METRICS,
+    *,
+    status: int | None = None,
+    name: str = "prod",
+    at: float = NOW,
+    duration: float = 0.05,
+) -> Observation:
+    return observe(PollResult(name, endpoint, at, duration, status, reason))
+
+
+def counters(*series: tuple[str, dict[str, str], float], kind: str = "counter") -> Any:
+    """A /metrics body with one family per name."""
+    families: dict[str, Any] = {}
+    for name, labels, value in series:
+        families.setdefault(name, {"type": kind, "help": "", "data": []})["data"].append(
+            {"labels": labels, "value": value}
+        )
+    return {"metrics": families}
+
+
+def deltas(state: State) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    endpoint_state = state.get("prod", Endpoint.METRICS)
+    assert endpoint_state is not None
+    return endpoint_state.deltas
+
+
+def metrics_state(state: State) -> Any:
+    endpoint_state = state.get("prod", Endpoint.METRICS)
+    assert endpoint_state is not None
+    return endpoint_state
+
+
+# -- recording ------------------------------------------------------------------------------------
+
+
+def test_endpoints_follow_intervals() -> None:
+    """Each target has a state per endpoint with a non-zero interval (db stats off by default)."""
+    state = State([target(), target("b", stats_db_interval=300.0, metrics_interval=0.0)])
+    assert set(state.endpoints("prod")) == {Endpoint.HEALTH, Endpoint.METRICS, Endpoint.STATS_APP}
+    assert set(state.endpoints("b")) == {Endpoint.HEALTH, Endpoint.STATS_APP, Endpoint.STATS_DB}
+    b_db = state.get("b", Endpoint.STATS_DB)
+    assert b_db is not None
+    assert b_db.interval == 300.0
+    assert len(state.items()) == 6
+
+
+def test_record_success() -> None:
+    """A success is the last result and the last success, and counts as a poll."""
+    state = State([target()])
+    observation = ok()
+    change = state.record(observation)
+    assert change is not None
+    assert (change.target, change.endpoint, change.ok_changed) == ("prod", Endpoint.METRICS, True)
+    es = metrics_state(state)
+    assert es.last is observation
+    assert es.last_success is observation
+    assert es.last_success_at == NOW
+    assert es.polls == 1
+    assert es.consecutive_failures == 0
+    assert not es.errors
+    assert observation.result.body is None  # parsed bodies are not kept
+
+
+def test_record_failure_keeps_last_success() -> None:
+    """A failure becomes the last result; the last success stays; errors count by reason."""
+    state = State([target()])
+    success = ok(at=NOW)
+    state.record(success)
+    state.record(failed("timeout", at=NOW + 30))
+    state.record(failed("http_503", status=503, at=NOW + 60))
+    state.record(failed("timeout", at=NOW + 90))
+    es = metrics_state(state)
+    assert es.last is not None
+    assert es.last.result.reason == "timeout"
+    assert es.last_success is success
+    assert es.errors == {"timeout": 2, "http_503": 1}
+    assert es.polls == 4
+
+
+def test_consecutive_counters() -> None:
+    """Consecutive failures and 429s count up and reset: 429s on any other result."""
+    state = State([target()])
+    es = metrics_state(state)
+    for _ in range(3):
+        state.record(failed("http_429", status=429))
+    assert (es.consecutive_failures, es.consecutive_429) == (3, 3)
+    state.record(failed("timeout"))
+    assert (es.consecutive_failures, es.consecutive_429) == (4, 0)
+    state.record(failed("http_429", status=429))
+    assert (es.consecutive_failures, es.consecutive_429) == (5, 1)
+    state.record(ok())
+    assert (es.consecutive_failures, es.consecutive_429) == (0, 0)
+
+
+def test_change_reports_ok_flips() -> None:
+    """ok_changed is true on the first result and whenever success turns to failure or back."""
+    state = State([target()])
+    flips = []
+    for observation in (ok(), ok(), failed("timeout"), failed("timeout"), ok()):
+        change = state.record(observation)
+        assert change is not None
+        flips.append(change.ok_changed)
+    assert flips == [True, False, True, False, True]
+
+
+def test_shape_failure_recorded_as_error() -> None:
+    """A 200 answer of the wrong shape is recorded as a `shape` failure."""
+    state = State([target()])
+    state.record(ok(Endpoint.METRICS, {"unexpected": True}))
+    es = metrics_state(state)
+    assert es.last_success is None
+    assert es.errors == {"shape": 1}
+
+
+def test_record_unknown_target_or_endpoint() -> None:
+    """Results for an unknown target, or for an endpoint it does not poll, are ignored."""
+    state = State([target()])
+    assert state.record(ok(name="gone")) is None
+    assert state.record(ok(Endpoint.STATS_DB, {"stats": {"db": {}}})) is None
+    assert state.get("gone", Endpoint.METRICS) is None
+
+
+def test_duration_buckets() -> None:
+    """Durations are counted in the first bucket whose bound they do not exceed; the sum adds."""
+    state = State([target()])
+    for duration in (0.0, 0.01, 0.0100001, 0.3, 10.0, 10.5, 99.0):
+        state.record(failed("timeout", duration=duration))
+    es = metrics_state(state)
+    expected = [0] * (len(DURATION_BUCKETS) + 1)
+    expected[0] = 2  # 0 and exactly 0.01
+    expected[1] = 1  # just above 0.01
+    expected[DURATION_BUCKETS.index(0.5)] = 1
+    expected[DURATION_BUCKETS.index(10.0)] = 1
+    expected[-1] = 2  # +Inf
+    assert es.bucket_counts == expected
+    assert es.duration_sum == pytest.approx(0.01 + 0.0100001 + 0.3 + 10 + 10.5 + 99)
+
+
+# -- counter deltas -------------------------------------------------------------------------------
+
+A = ("result", "200"), ("node", "n1")
+
+
+def test_first_poll_deltas_zero() -> None:
+    """On the first success nothing is known about growth: every delta is 0."""
+    state = State([target()])
+    state.record(ok(body=counters(("hits", dict(A), 10.0), ("other", {}, 3.0))))
+    assert deltas(state) == {("hits", A): 0.0, ("other", ()): 0.0}
+    assert metrics_state(state).counters == {("hits", A): 10.0, ("other", ()): 3.0}
+
+
+def test_normal_growth() -> None:
+    """A counter that grew has the difference as delta."""
+    state = State([target()])
+    state.record(ok(body=counters(("hits", dict(A), 10.0))))
+    state.record(ok(body=counters(("hits", dict(A), 17.5))))
+    assert deltas(state) == {("hits", A): 7.5}
+    assert metrics_state(state).counter_resets == 0
+
+
+def test_reset_when_value_goes_down() -> None:
+    """A counter that went down restarted from zero: delta = new value, resets + 1 per poll."""
+    state = State([target()])
+    state.record(ok(body=counters(("hits", dict(A), 100.0), ("b", {}, 50.0))))
+    state.record(ok(body=counters(("hits", dict(A), 4.0), ("b", {}, 2.0))))
+    assert deltas(state) == {("hits", A): 4.0, ("b", ()): 2.0}
+    assert metrics_state(state).counter_resets == 1
+    state.record(ok(body=counters(("hits", dict(A), 9.0), ("b", {}, 3.0))))
+    assert deltas(state) == {("hits", A): 5.0, ("b", ()): 1.0}
+    assert metrics_state(state).counter_resets == 1
+
+
+def test_series_appearing_after_success() -> None:
+    """A series absent from an earlier success started from zero: its delta is its value."""
+    state = State([target()])
+    state.record(ok(body=counters(("hits", dict(A), 1.0))))
+    state.record(ok(body=counters(("hits", dict(A), 1.0), ("errors", {"code": "503"}, 4.0))))
+    assert deltas(state) == {("hits", A): 0.0, ("errors", (("code", "503"),)): 4.0}
+
+
+def test_series_after_failures_only() -> None:
+    """Failures before the first success do not count as a known earlier state."""
+    state = State([target()])
+    state.record(failed("timeout"))
+    state.record(ok(body=counters(("hits", dict(A), 8.0))))
+    assert deltas(state) == {("hits", A): 0.0}
+
+
+def test_failure_keeps_deltas() -> None:
+    """A failed poll leaves counters and deltas of the last success untouched."""
+    state = State([target()])
+    state.record(ok(body=counters(("hits", dict(A), 1.0))))
+    state.record(ok(body=counters(("hits", dict(A), 6.0))))
+    state.record(failed("timeout"))
+    assert deltas(state) == {("hits", A): 5.0}
+
+
+def test_gauges_have_no_deltas() -> None:
+    """Only counters are tracked; a gauge going down is no reset."""
+    state = State([target()])
+    state.record(ok(body=counters(("queue", {}, 10.0), kind="gauge")))
+    state.record(ok(body=counters(("queue", {}, 1.0), kind="gauge")))
+    assert deltas(state) == {}
+    assert metrics_state(state).counter_resets == 0
+
+
+def test_labels_tell_series_apart() -> None:
+    """Deltas are per series: the same name with other labels is another counter."""
+    state = State([target()])
+    state.record(ok(body=counters(("hits", {"r": "200"}, 5.0), ("hits", {"r": "503"}, 1.0))))
+    state.record(ok(body=counters(("hits", {"r": "200"}, 9.0), ("hits", {"r": "503"}, 3.0))))
+    assert deltas(state) == {("hits", (("r", "200"),)): 4.0, ("hits", (("r", "503"),)): 2.0}
+
+
+# -- staleness ------------------------------------------------------------------------------------
+
+
+def test_fresh_within_three_intervals() -> None:
+    """The last success is fresh up to exactly 3 intervals, stale after."""
+    state = State([target()])
+    state.record(ok(at=NOW))
+    es = metrics_state(state)
+    window = STALE_AFTER_INTERVALS * 30.0
+    assert es.fresh(NOW)
+    assert es.fresh(NOW + window)
+    assert not es.fresh(NOW + window + 0.001)
+
+
+def test_fresh_follows_last_success_not_last_result() -> None:
+    """Failures after a success do not refresh it; a new success does."""
+    state = State([target()])
+    state.record(ok(at=NOW))
+    state.record(failed("timeout", at=NOW + 80))
+    es = metrics_state(state)
+    assert not es.fresh(NOW + 91)
+    state.record(ok(at=NOW + 85))
+    assert es.fresh(NOW + 91)
+
+
+def test_never_succeeded_is_not_fresh() -> None:
+    """An endpoint without a success is never fresh."""
+    state = State([target()])
+    state.record(failed("connect"))
+    assert not metrics_state(state).fresh(NOW)
+
+
+def test_tiny_interval_window_at_least_three_seconds() -> None:
+    """Intervals under a second count as one second for staleness."""
+    state = State([target()])
+    es = metrics_state(state)
+    es.interval = 0.1
+    state.record(ok(at=NOW))
+    assert es.fresh(NOW + 3)
+    assert not es.fresh(NOW + 3.5)
+
+
+def test_answered_recently() -> None:
+    """Any HTTP answer (even an error) is an answer; a network failure is not; old ones expire."""
+    state = State([target()])
+    es = metrics_state(state)
+    assert not es.answered_recently(NOW)
+    state.record(failed("http_503", status=503, at=NOW))
+    assert es.answered_recently(NOW + 90)
+    assert not es.answered_recently(NOW + 91)
+    state.record(failed("timeout", status=None, at=NOW + 10))
+    assert not es.answered_recently(NOW + 10)
+
+
+def test_health_uses_clock() -> None:
+    """State.health gives the last health answer while fresh by the injected clock."""
+    clock = Clock()
+    state = State([target()], clock=clock)
+    assert state.health("prod") is None
+    state.record(ok(Endpoint.HEALTH, at=NOW))
+    health = state.health("prod")
+    assert health is not None
+    assert health.nodes[0].status == "connected"
+    clock.now = NOW + 3 * 15 + 1
+    assert state.health("prod") is None
+    assert state.health("prod", now=NOW) is not None
+    assert state.health("unknown") is None
+
+
+# -- readiness and targets ------------------------------------------------------------------------
+
+
+def test_polled_once() -> None:
+    """polled_once is true only when every polled endpoint of every target has a result."""
+    state = State([target("a"), target("b", metrics_interval=0.0, stats_app_interval=0.0)])
+    assert not state.polled_once()
+    for endpoint in (Endpoint.HEALTH, Endpoint.METRICS, Endpoint.STATS_APP):
+        state.record(failed("connect", endpoint, name="a"))
+    assert not state.polled_once()
+    state.record(failed("http_429", Endpoint.HEALTH, status=429, name="b"))
+    assert state.polled_once()
+
+
+def test_set_targets_keeps_and_drops() -> None:
+    """Kept targets keep their state (with new intervals), removed ones go, new ones start empty."""
+    state = State([target("a"), target("b")])
+    state.record(ok(name="a"))
+    state.record(ok(name="b"))
+    kept = state.get("a", Endpoint.METRICS)
+    state.set_targets([target("a", metrics_interval=120.0, stats_app_interval=0.0), target("c")])
+    assert [t.name for t in state.targets] == ["a", "c"]
+    assert state.get("a", Endpoint.METRICS) is kept
+    assert kept is not None
+    assert kept.interval == 120.0
+    assert kept.polls == 1
+    assert state.get("a", Endpoint.STATS_APP) is None
+    assert state.get("b", Endpoint.METRICS) is None
+    assert state.target("b") is None
+    new = state.get("c", Endpoint.METRICS)
+    assert new is not None
+    assert new.last is None
+    assert state.record(ok(name="b")) is None
+    assert {t.name for t, _, _ in state.items()} == {"a", "c"}

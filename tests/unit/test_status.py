@@ -1,0 +1,180 @@
+"""Verdicts, probes, gateway logic and the status page, from real simulator answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from watchdog.check import exit_code, render_table
+from watchdog.gateways import gateway_verdict
+from watchdog.page import render_page
+from watchdog.payloads import parse_health
+from watchdog.results import Endpoint, PollResult, observe
+from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
+from watchdog.simulator.errors import ApiError
+from watchdog.state import State
+from watchdog.status import Level, VerdictLog, probe_live, probe_ready, status, verdict
+from watchdog.targets import Target
+
+T0 = 1_800_000_000.0
+TARGET = Target(name="prod", url="http://prod.test")
+
+
+def health_body(topology: Topology, scenario: Scenario) -> dict[str, Any]:
+    deployment = Deployment(SimulatorConfig(topology=topology, scenario=scenario))
+    answer = deployment.health(T0)
+    assert not isinstance(answer, ApiError)
+    return {"health": answer, "meta": deployment.meta}
+
+
+def ok(endpoint: Endpoint, body: Any, at: float = T0) -> PollResult:
+    return PollResult("prod", endpoint, at, 0.02, 200, None, body=body)
+
+
+def failed(endpoint: Endpoint, reason: str, status_code: int | None, at: float = T0) -> PollResult:
+    return PollResult("prod", endpoint, at, 0.02, status_code, reason, f"detail of {reason}")
+
+
+def state_with(*results: PollResult) -> State:
+    state = State([TARGET], clock=lambda: T0)
+    for result in results:
+        state.record(observe(result))
+    return state
+
+
+@pytest.mark.parametrize(
+    ("topology", "scenario", "up"),
+    [
+        (Topology.SINGLE, Scenario.HEALTHY, True),
+        (Topology.SINGLE, Scenario.GATEWAY_DISCONNECTED, False),
+        (Topology.SINGLE, Scenario.UNREGISTERED, False),
+        (Topology.HA, Scenario.HEALTHY, True),
+        (Topology.HA, Scenario.GATEWAY_DISCONNECTED, False),
+        (Topology.HA, Scenario.COREAPP_DOWN, False),
+        (Topology.MULTICONNECT, Scenario.HEALTHY, True),
+        (Topology.MULTICONNECT, Scenario.GATEWAY_DISCONNECTED, True),
+        (Topology.MULTICONNECT, Scenario.UNINITIALIZED, False),
+    ],
+)
+def test_gateway_verdict_is_topology_aware(
+    topology: Topology, scenario: Scenario, up: bool
+) -> None:
+    """HA standbys reporting `disconnected` are normal; no connected coreapp is not."""
+    assert gateway_verdict(parse_health(health_body(topology, scenario))).up is up
+
+
+def test_multiconnect_expected_shards() -> None:
+    """With one shard disconnected, a multiconnect deployment is down if two are expected."""
+    health = parse_health(health_body(Topology.MULTICONNECT, Scenario.GATEWAY_DISCONNECTED))
+    assert gateway_verdict(health, expected_connected=1).up
+    assert not gateway_verdict(health, expected_connected=2).up
+    assert gateway_verdict(health).summary.startswith("1 of 3 coreapps connected")
+
+
+@pytest.mark.parametrize(
+    ("reason", "status_code", "level", "words"),
+    [
+        ("http_503", 503, Level.CRITICAL, "overloaded"),
+        ("http_401", 401, Level.CRITICAL, "credentials rejected"),
+        ("connect", None, Level.CRITICAL, "unreachable"),
+        ("timeout", None, Level.CRITICAL, "unreachable"),
+        ("http_429", 429, Level.WARNING, "rate limited"),
+        ("decode", 200, Level.WARNING, "failed"),
+    ],
+)
+def test_health_failure_verdicts(
+    reason: str, status_code: int | None, level: Level, words: str
+) -> None:
+    """A failed health poll decides the level; the summary says what kind of failure."""
+    state = state_with(failed(Endpoint.HEALTH, reason, status_code))
+    result = verdict(state.endpoints("prod"), T0)
+    assert result.level is level
+    assert words in result.summary
+
+
+def test_other_endpoint_failure_only_warns() -> None:
+    """Health fine but /metrics failing is a warning, not critical."""
+    state = state_with(
+        ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
+        failed(Endpoint.METRICS, "http_503", 503),
+    )
+    result = verdict(state.endpoints("prod"), T0)
+    assert result.level is Level.WARNING
+    assert "metrics overloaded" in result.summary
+
+
+def test_not_polled_is_unknown() -> None:
+    """Before the first health poll the verdict is unknown (exit 3 for `check`)."""
+    assert verdict(state_with().endpoints("prod"), T0).level is Level.UNKNOWN
+
+
+def test_probe_ready_follows_gateway_freshness_and_503() -> None:
+    """Ready needs a fresh, non-503 health answer with a gateway up."""
+    healthy = ok(Endpoint.HEALTH, health_body(Topology.HA, Scenario.HEALTHY))
+    assert probe_ready(state_with(healthy), "prod", T0)[0]
+    # Three intervals (15 s) later the answer is stale.
+    assert probe_ready(state_with(healthy), "prod", T0 + 46) == (
+        False,
+        "last health answer is stale",
+    )
+    down = ok(Endpoint.HEALTH, health_body(Topology.HA, Scenario.GATEWAY_DISCONNECTED))
+    assert not probe_ready(state_with(down), "prod", T0)[0]
+    overloaded = failed(Endpoint.HEALTH, "http_503", 503)
+    ready, reason = probe_ready(state_with(healthy, overloaded), "prod", T0)
+    assert not ready
+    assert "overloaded" in reason
+
+
+def test_probe_live_counts_any_answer() -> None:
+    """Live: an HTTP error status is still an answer; a connection failure is not."""
+    assert probe_live(state_with(failed(Endpoint.HEALTH, "http_503", 503)), "prod", T0)[0]
+    assert not probe_live(state_with(failed(Endpoint.HEALTH, "connect", None)), "prod", T0)[0]
+    assert not probe_live(state_with(failed(Endpoint.HEALTH, "http_503", 503)), "prod", T0 + 100)[0]
+
+
+def test_status_document_and_page_escape_api_text() -> None:
+    """The status JSON lists nodes and endpoints; the page escapes text that came from the API."""
+    body = health_body(Topology.HA, Scenario.HEALTHY)
+    first = next(iter(body["health"]))
+    body["health"]["<script>alert(1)</script>:x"] = body["health"].pop(first)
+    state = state_with(ok(Endpoint.HEALTH, body), failed(Endpoint.METRICS, "http_429", 429))
+    document = status(state, T0)
+    target = document["targets"][0]
+    assert target["level"] == "warning"
+    assert {n["gateway_status"] for n in target["nodes"]} == {"connected", "disconnected"}
+    assert target["endpoints"]["metrics"]["reason"] == "http_429"
+    page = render_page(document)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_check_table_and_exit_code() -> None:
+    """`watchdog check` prints one line per target plus failing endpoints; exit = worst level."""
+    state = state_with(
+        ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
+        failed(Endpoint.METRICS, "http_429", 429),
+    )
+    document = status(state, T0)
+    table = render_table(document)
+    assert table.splitlines()[1].startswith("prod")
+    assert "WARNING" in table
+    assert "metrics: detail of http_429" in table
+    assert exit_code(document) == 1
+
+
+def test_verdict_log_reports_level_changes_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """The verdict log emits an event when a target's level changes, not on every poll."""
+    state = State([TARGET], clock=lambda: T0)
+    log = VerdictLog(state, lambda: T0)
+    events = []
+    for result in (
+        ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
+        ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
+        failed(Endpoint.HEALTH, "http_503", 503),
+    ):
+        change = state.record(observe(result))
+        assert change is not None
+        log(change)
+        events.append(capsys.readouterr().out.count("target_status_changed"))
+    assert events == [1, 0, 1]

@@ -1,0 +1,46 @@
+"""`watchdog check`: poll every target once and judge, like a monitoring plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from watchdog.results import Endpoint, observe
+from watchdog.scheduler import ClientFactory
+from watchdog.state import State
+from watchdog.status import Level, status
+from watchdog.targets import Target
+
+
+async def check_once(
+    targets: list[Target], client_factory: ClientFactory, clock: Callable[[], float] = time.time
+) -> dict[str, Any]:
+    """Poll each enabled endpoint of each target once (concurrently); the status document."""
+    state = State(targets, clock=clock)
+    clients = {t.name: client_factory(t) for t in targets}
+    try:
+        polls = [clients[t.name].poll(e) for t in targets for e in Endpoint if e.interval(t) > 0]
+        for result in await asyncio.gather(*polls):
+            state.record(observe(result))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients.values()))
+    return status(state, clock())
+
+
+def exit_code(document: dict[str, Any]) -> int:
+    return int(Level[document["level"].upper()])
+
+
+def render_table(document: dict[str, Any]) -> str:
+    """One line per target and a line per failing endpoint, aligned for a terminal."""
+    rows = [("TARGET", "LEVEL", "SUMMARY")]
+    for target in document["targets"]:
+        rows.append((target["name"], target["level"].upper(), target["summary"]))
+        for name, endpoint in target["endpoints"].items():
+            if endpoint["ok"] is False:
+                rows.append(("", "", f"  {name}: {endpoint['detail'] or endpoint['reason']}"))
+    width = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"{a:<{width[0]}}  {b:<{width[1]}}  {c}".rstrip() for a, b, c in rows]
+    return "\n".join(lines) + "\n"

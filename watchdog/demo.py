@@ -1,0 +1,76 @@
+"""`watchdog demo`: the built-in simulator and the watchdog on localhost, zero configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+
+from watchdog.log import get_logger
+from watchdog.server import build_watchdog, create_app
+from watchdog.settings import Settings
+from watchdog.simulator import (
+    Deployment,
+    Scenario,
+    SimulatorConfig,
+    SimulatorServer,
+    Topology,
+)
+from watchdog.targets import Target
+
+log = get_logger("watchdog.demo")
+
+DEMO_KEY = "wa-watchdog-demo-key"
+DEMO_USER = "admin"
+DEMO_PASSWORD = "Demo-passw0rd!"  # noqa: S105 - documented demo value, not a secret
+# Faster than the defaults so something happens while you watch, and still inside the API's
+# health budget of 10 calls per 60 s.
+DEMO_INTERVALS: dict[str, Any] = {
+    "health_interval": 10.0,
+    "metrics_interval": 10.0,
+    "stats_app_interval": 15.0,
+    "stats_db_interval": 60.0,
+}
+
+
+def demo_settings(simulator_url: str, listen: str) -> Settings:
+    target = Target(name="demo", url=simulator_url, api_key=DEMO_KEY, **DEMO_INTERVALS)
+    return Settings.model_validate(
+        {"api_key": DEMO_KEY, "listen": listen, "targets": [target], **DEMO_INTERVALS}
+    )
+
+
+def run_demo(scenario: Scenario, topology: Topology, listen: str) -> int:
+    deployment = Deployment(
+        SimulatorConfig(
+            topology=topology,
+            scenario=scenario,
+            api_key=DEMO_KEY,
+            users={DEMO_USER: DEMO_PASSWORD},
+        )
+    )
+    with SimulatorServer(deployment) as simulator:
+        settings = demo_settings(simulator.url, listen)
+        watchdog = build_watchdog(settings)
+        base = f"http://{listen}"
+        log.info(
+            "demo_started",
+            status_page=base + "/",
+            metrics=base + "/metrics",
+            probe=f"{base}/probe/demo/ready",
+            simulator=simulator.url,
+            scenario=scenario.value,
+            switch_scenario=f"curl -XPOST {simulator.url}/_sim/scenario "
+            '-d \'{"scenario": "overloaded"}\'',
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(watchdog),
+                host=settings.listen_host,
+                port=settings.listen_port,
+                log_config=None,
+                access_log=False,
+            )
+        )
+        server.run()
+    return 0
