@@ -112,6 +112,13 @@ class Poller:
                     replace_existing=True,
                 )
 
+    def poll_soon(self, target: str | None = None) -> None:
+        """Run the jobs of `target` (or of every target) now instead of at their next time."""
+        now = datetime.now(UTC)
+        for job in self.scheduler.get_jobs():
+            if target is None or job.args[0] == target:
+                job.modify(next_run_time=now)
+
     async def shutdown(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

@@ -24,7 +24,7 @@ from watchdog.client import ApiClient
 from watchdog.collector import WatchdogCollector
 from watchdog.log import Redactor, get_logger
 from watchdog.page import render_page
-from watchdog.scheduler import ClientFactory, Poller
+from watchdog.scheduler import MAX_START_SPREAD, ClientFactory, Poller
 from watchdog.settings import Settings
 from watchdog.sharding import select_shard
 from watchdog.state import State
@@ -61,12 +61,15 @@ def build_watchdog(
     redactor: Redactor | None = None,
     client_factory: ClientFactory | None = None,
     clock: Callable[[], float] = time.time,
+    start_spread: float = MAX_START_SPREAD,
 ) -> Watchdog:
     """Wire state, clients, poller and collector from the settings (no I/O yet)."""
     targets = select_shard(settings.targets, settings.shard_index, settings.shard_count)
     state = State(targets, clock=clock)
     factory = client_factory or api_clients(settings, redactor, clock)
-    poller = Poller(state, factory, on_change=VerdictLog(state, clock), clock=clock)
+    poller = Poller(
+        state, factory, on_change=VerdictLog(state, clock), clock=clock, start_spread=start_spread
+    )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WatchdogCollector(state, clock=clock))
     ProcessCollector(registry=registry)

@@ -67,6 +67,7 @@ class Change:
 
     target: str
     endpoint: Endpoint
+    # Success turned into failure or back (a first poll counts only when it failed).
     ok_changed: bool
     observation: Observation
 
@@ -161,7 +162,9 @@ class State:
                 state.consecutive_429 = (
                     state.consecutive_429 + 1 if result.reason == "http_429" else 0
                 )
-        return Change(result.target, result.endpoint, was_ok != observation.ok, observation)
+        # A first success is not news; a first failure is.
+        changed = was_ok != observation.ok if was_ok is not None else not observation.ok
+        return Change(result.target, result.endpoint, changed, observation)
 
     @staticmethod
     def _record_counters(state: EndpointState, observation: Observation) -> None:

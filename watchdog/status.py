@@ -179,11 +179,13 @@ class VerdictLog:
         if previous == result.level:
             return
         self._levels[change.target] = result.level
+        if previous is None and result.level in (Level.OK, Level.UNKNOWN):
+            return  # a healthy start is not news
         emit = log.warning if result.level in (Level.WARNING, Level.CRITICAL) else log.info
         emit(
             "target_status_changed",
             target=change.target,
-            level=result.level.name.lower(),
+            verdict=result.level.name.lower(),
             previous=previous.name.lower() if previous is not None else None,
             summary=result.summary,
         )

@@ -96,7 +96,7 @@ def test_record_success() -> None:
     observation = ok()
     change = state.record(observation)
     assert change is not None
-    assert (change.target, change.endpoint, change.ok_changed) == ("prod", Endpoint.METRICS, True)
+    assert (change.target, change.endpoint, change.ok_changed) == ("prod", Endpoint.METRICS, False)
     es = metrics_state(state)
     assert es.last is observation
     assert es.last_success is observation
@@ -139,14 +139,17 @@ def test_consecutive_counters() -> None:
 
 
 def test_change_reports_ok_flips() -> None:
-    """ok_changed is true on the first result and whenever success turns to failure or back."""
+    """ok_changed is true when success turns to failure or back, and on a first failure."""
     state = State([target()])
     flips = []
     for observation in (ok(), ok(), failed("timeout"), failed("timeout"), ok()):
         change = state.record(observation)
         assert change is not None
         flips.append(change.ok_changed)
-    assert flips == [True, False, True, False, True]
+    assert flips == [False, False, True, False, True]
+    first_failure = State([target()]).record(failed("timeout"))
+    assert first_failure is not None
+    assert first_failure.ok_changed
 
 
 def test_shape_failure_recorded_as_error() -> None:

@@ -164,7 +164,7 @@ def test_check_table_and_exit_code() -> None:
 
 
 def test_verdict_log_reports_level_changes_once(capsys: pytest.CaptureFixture[str]) -> None:
-    """The verdict log emits an event when a target's level changes, not on every poll."""
+    """The verdict log speaks when a target's level changes; a healthy start is not news."""
     state = State([TARGET], clock=lambda: T0)
     log = VerdictLog(state, lambda: T0)
     events = []
@@ -172,9 +172,11 @@ def test_verdict_log_reports_level_changes_once(capsys: pytest.CaptureFixture[st
         ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
         ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
         failed(Endpoint.HEALTH, "http_503", 503),
+        failed(Endpoint.HEALTH, "http_503", 503),
+        ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
     ):
         change = state.record(observe(result))
         assert change is not None
         log(change)
         events.append(capsys.readouterr().out.count("target_status_changed"))
-    assert events == [1, 0, 1]
+    assert events == [0, 0, 1, 0, 1]
