@@ -14,7 +14,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-import uvicorn
 import yaml
 
 from watchdog.check import check_once, exit_code, render_table
@@ -22,6 +21,7 @@ from watchdog.demo import DEMO_KEY, DEMO_PASSWORD, run_demo
 from watchdog.durations import parse_duration
 from watchdog.log import Redactor, configure_logging, get_logger
 from watchdog.server import api_clients, build_watchdog, create_app
+from watchdog.serving import bind, serve
 from watchdog.settings import ConfigError, Settings, load_settings
 from watchdog.sharding import select_shard
 from watchdog.simulator import (
@@ -31,7 +31,7 @@ from watchdog.simulator import (
     Scenario,
     SimulatorConfig,
     Topology,
-    serve,
+    serve_simulator,
 )
 
 EXIT_OK = 0
@@ -146,14 +146,12 @@ def cmd_run(environ: Mapping[str, str], err: TextIO) -> int:
         return EXIT_CONFIG
     settings, redactor = configured
     watchdog = build_watchdog(settings, redactor=redactor)
-    config = uvicorn.Config(
-        create_app(watchdog),
-        host=settings.listen_host,
-        port=settings.listen_port,
-        log_config=None,
-        access_log=False,
-    )
-    uvicorn.Server(config).run()
+    try:
+        sock = bind(settings.listen_host, settings.listen_port)
+    except OSError as exc:
+        print(f"cannot listen on {settings.listen}: {exc.strerror or exc}", file=err)
+        return EXIT_CONFIG
+    serve(create_app(watchdog), sock)
     return EXIT_OK
 
 
@@ -206,7 +204,7 @@ def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     )
     if key == DEMO_KEY and args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("simulator_demo_key_exposed", host=args.host)
-    serve(deployment, args.host, args.port)
+    serve_simulator(deployment, args.host, args.port)
     return EXIT_OK
 
 

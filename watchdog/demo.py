@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import uvicorn
-
 from watchdog.log import get_logger
 from watchdog.server import build_watchdog, create_app
+from watchdog.serving import bind, serve
 from watchdog.settings import Settings
 from watchdog.simulator import (
     Deployment,
@@ -49,10 +48,12 @@ def run_demo(scenario: Scenario, topology: Topology, listen: str) -> int:
             users={DEMO_USER: DEMO_PASSWORD},
         )
     )
+    host, _, port = listen.rpartition(":")
+    sock = bind(host.strip("[]"), int(port), fallback_to_free_port=True)
+    bound = sock.getsockname()
+    base = f"http://{listen.rpartition(':')[0]}:{bound[1]}"
     with SimulatorServer(deployment) as simulator:
-        settings = demo_settings(simulator.url, listen)
-        watchdog = build_watchdog(settings)
-        base = f"http://{listen}"
+        watchdog = build_watchdog(demo_settings(simulator.url, f"{host}:{bound[1]}"))
         log.info(
             "demo_started",
             status_page=base + "/",
@@ -63,14 +64,5 @@ def run_demo(scenario: Scenario, topology: Topology, listen: str) -> int:
             switch_scenario=f"curl -XPOST {simulator.url}/_sim/scenario "
             '-d \'{"scenario": "overloaded"}\'',
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(watchdog),
-                host=settings.listen_host,
-                port=settings.listen_port,
-                log_config=None,
-                access_log=False,
-            )
-        )
-        server.run()
+        serve(create_app(watchdog), sock)
     return 0

@@ -7,6 +7,7 @@ and after a 429 the endpoint backs off exponentially (capped) until it answers a
 
 from __future__ import annotations
 
+import asyncio
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -74,6 +75,7 @@ class Poller:
         self._backoff_until: dict[tuple[str, Endpoint], float] = {}
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.last_poll_started: float | None = None
+        self._in_flight: set[asyncio.Task[object]] = set()
 
     def client(self, target: Target) -> Client:
         client = self._clients.get(target.name)
@@ -119,9 +121,16 @@ class Poller:
             if target is None or job.args[0] == target:
                 job.modify(next_run_time=now)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stop scheduling, let polls in flight finish (up to `grace` s), close the clients."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        pending = {task for task in self._in_flight if not task.done()}
+        if pending:
+            log.info("waiting_for_polls_in_flight", polls=len(pending))
+            _, late = await asyncio.wait(pending, timeout=grace)
+            for task in late:
+                task.cancel()
         clients, self._clients = self._clients, {}
         for client in clients.values():
             await client.aclose()
@@ -132,6 +141,10 @@ class Poller:
 
     async def poll(self, target_name: str, endpoint: Endpoint) -> Observation | None:
         """One job run: poll, parse, record, notify. Never raises (the job's top level)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         target = self.state.target(target_name)
         if target is None:
             return None

@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.cli import main
 from watchdog.server import Watchdog, build_watchdog, create_app
+from watchdog.serving import BackgroundServer
 from watchdog.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
-from watchdog.simulator.server import BackgroundServer
 
 KEY = "server-test-key-0123456789"
 

@@ -8,7 +8,7 @@ UNCONFIRMED choice is commented where it is made.
 from watchdog.simulator.auth import KeyScope
 from watchdog.simulator.deployment import Deployment, SimulatorConfig
 from watchdog.simulator.scenarios import DESCRIPTIONS, Scenario
-from watchdog.simulator.server import SimulatorServer, serve
+from watchdog.simulator.server import SimulatorServer, serve_simulator
 from watchdog.simulator.topology import Topology
 
 __all__ = [
@@ -19,5 +19,5 @@ __all__ = [
     "SimulatorConfig",
     "SimulatorServer",
     "Topology",
-    "serve",
+    "serve_simulator",
 ]
