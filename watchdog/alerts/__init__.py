@@ -1,0 +1,1 @@
+"""Alerting: rules over the state, an engine with pending/firing/resolved, and sinks."""

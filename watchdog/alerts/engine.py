@@ -1,0 +1,214 @@
+"""The alert lifecycle: inactive → pending → firing → resolved, per alert instance.
+
+Evaluated for a target right after each of its polls is recorded (detection latency is one
+poll), plus a light periodic tick so time-based transitions (`for` elapsed, hysteresis over)
+happen even while an endpoint is backing off. `keep_firing_for` is the hysteresis: a firing
+alert resolves only after its condition has been clear that long, so a flapping API does not
+page on every flap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from watchdog.alerts.history import History
+from watchdog.alerts.model import Alert, AlertState, fingerprint
+from watchdog.alerts.rules import RULES, Condition, Params, Rule, TargetView
+from watchdog.gateways import gateway_verdict
+from watchdog.log import get_logger
+from watchdog.state import Change, State
+
+log = get_logger(__name__)
+
+# Resolved alerts stay visible in /api/v1/alerts this long.
+RESOLVED_VISIBLE = 900.0
+
+
+Notify = Callable[[Alert], None]
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    enabled: bool = True
+    for_: float = 0.0
+    keep_firing_for: float = 60.0
+    params: Params = field(default_factory=Params)
+
+
+@dataclass
+class _Tracked:
+    alert: Alert
+    last_true: float
+
+
+class AlertEngine:
+    """Evaluates the rules for each target and notifies on firing and resolved transitions."""
+
+    def __init__(
+        self,
+        state: State,
+        notify: Notify,
+        *,
+        config: Mapping[str, RuleConfig] | None = None,
+        rules: Sequence[Rule] = RULES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state = state
+        self._notify = notify
+        self._config = dict(config or {})
+        self.rules = [r for r in rules if self.config(r).enabled]
+        self.clock = clock
+        self._history: dict[str, History] = {}
+        self._first_connected: dict[str, int] = {}
+        self._active: dict[str, _Tracked] = {}
+        self._resolved: dict[str, Alert] = {}
+
+    def config(self, rule: Rule) -> RuleConfig:
+        return self._config.get(rule.key, RuleConfig())
+
+    def on_change(self, change: Change) -> None:
+        """A poll of `change.target` was recorded: update its history and evaluate it."""
+        history = self._history.setdefault(change.target, History())
+        history.record(change.observation, self.state.get(change.target, change.endpoint))
+        health = change.observation.health
+        if health is not None and change.target not in self._first_connected:
+            self._first_connected[change.target] = gateway_verdict(health).connected
+        self.evaluate(change.target)
+
+    def tick(self) -> None:
+        """Evaluate every target: time-based transitions without a new poll."""
+        names = {t.name for t in self.state.targets}
+        # Targets that left the configuration still have alerts to resolve.
+        names.update(t.alert.labels["target"] for t in self._active.values())
+        for name in sorted(names):
+            self.evaluate(name)
+
+    def evaluate(self, target_name: str, now: float | None = None) -> list[Alert]:
+        """Apply the rules to one target; returns the alerts that changed state."""
+        target = self.state.target(target_name)
+        when = self.clock() if now is None else now
+        if target is None:
+            return self._forget(target_name, when)
+        view = TargetView(
+            target=target,
+            endpoints=self.state.endpoints(target_name),
+            history=self._history.setdefault(target_name, History()),
+            now=when,
+            first_connected=self._first_connected.get(target_name),
+        )
+        holding: dict[str, tuple[Rule, Condition, dict[str, str]]] = {}
+        for rule in self.rules:
+            try:
+                conditions = rule.check(view, self.config(rule).params)
+            except Exception:  # a rule's bug must not stop the others or the poller
+                log.exception("alert_rule_failed", rule=rule.alertname, target=target_name)
+                continue
+            for condition in conditions:
+                labels = {
+                    "alertname": rule.alertname,
+                    "severity": rule.severity,
+                    "target": target_name,
+                    **condition.labels,
+                }
+                holding[fingerprint(labels)] = (rule, condition, labels)
+        changed = self._step(target_name, holding, when)
+        self._expire_resolved(when)
+        return changed
+
+    def _step(
+        self,
+        target_name: str,
+        holding: dict[str, tuple[Rule, Condition, dict[str, str]]],
+        now: float,
+    ) -> list[Alert]:
+        changed: list[Alert] = []
+        for key, (rule, condition, labels) in holding.items():
+            annotations = {"summary": condition.summary, "description": condition.description}
+            tracked = self._active.get(key)
+            if tracked is None:
+                alert = Alert(labels, annotations, AlertState.PENDING, active_since=now)
+                tracked = self._active[key] = _Tracked(alert, now)
+                log.debug("alert_pending", alertname=rule.alertname, target=target_name)
+            tracked.last_true = now
+            alert = replace(tracked.alert, annotations=annotations)
+            if (
+                alert.state is AlertState.PENDING
+                and now - alert.active_since >= self.config(rule).for_
+            ):
+                alert = replace(alert, state=AlertState.FIRING, starts_at=now)
+                changed.append(alert)
+            tracked.alert = alert
+        for key in [k for k, t in self._active.items() if t.alert.labels["target"] == target_name]:
+            if key in holding:
+                continue
+            tracked = self._active[key]
+            owner = self._rule(tracked.alert.name)
+            keep = self.config(owner).keep_firing_for if owner else 0.0
+            if tracked.alert.state is AlertState.PENDING:
+                del self._active[key]
+            elif now - tracked.last_true >= keep:
+                resolved = replace(tracked.alert, state=AlertState.RESOLVED, ends_at=now)
+                del self._active[key]
+                self._resolved[key] = resolved
+                changed.append(resolved)
+        for alert in changed:
+            self._resolved.pop(
+                alert.fingerprint, None
+            ) if alert.state is AlertState.FIRING else None
+            try:
+                self._notify(alert)
+            except Exception:  # a sink's bug must not stop evaluation
+                log.exception("alert_notify_failed", alertname=alert.name)
+        return changed
+
+    def _rule(self, alertname: str) -> Rule | None:
+        return next((r for r in self.rules if r.alertname == alertname), None)
+
+    def _forget(self, target_name: str, now: float) -> list[Alert]:
+        """A target left the configuration: resolve its alerts rather than leave them firing."""
+        changed = []
+        for key in [k for k, t in self._active.items() if t.alert.labels["target"] == target_name]:
+            tracked = self._active.pop(key)
+            if tracked.alert.state is AlertState.FIRING:
+                resolved = replace(tracked.alert, state=AlertState.RESOLVED, ends_at=now)
+                self._resolved[key] = resolved
+                changed.append(resolved)
+                self._notify(resolved)
+        self._history.pop(target_name, None)
+        return changed
+
+    def _expire_resolved(self, now: float) -> None:
+        for key in [
+            k for k, a in self._resolved.items() if now - (a.ends_at or now) > RESOLVED_VISIBLE
+        ]:
+            del self._resolved[key]
+
+    def alerts(self) -> list[Alert]:
+        """Pending and firing alerts, then those resolved in the last 15 minutes."""
+        return [t.alert for t in self._active.values()] + list(self._resolved.values())
+
+    def counts(self) -> dict[tuple[str, str, str], int]:
+        """Alerts per (alertname, severity, state) for pending and firing, zeros included."""
+        counts = {
+            (rule.alertname, rule.severity, state.value): 0
+            for rule in self.rules
+            for state in (AlertState.PENDING, AlertState.FIRING)
+        }
+        for tracked in self._active.values():
+            alert = tracked.alert
+            key = (alert.name, alert.severity, alert.state.value)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+
+def notify_all(sinks: Iterable[Callable[[Alert], None]]) -> Notify:
+    """One `notify` that hands each transition to every sink."""
+    targets = list(sinks)
+
+    def notify(alert: Alert) -> None:
+        for submit in targets:
+            submit(alert)
+
+    return notify
