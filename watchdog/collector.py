@@ -168,7 +168,7 @@ class _Scrape:
         )
         self.resets = out.own(
             CounterMetricFamily(
-                "watchdog_counter_resets",
+                "watchdog_api_restarts",
                 "Polls in which the API's counters went backwards (the API restarted)",
             )
         )
@@ -226,7 +226,7 @@ class _Scrape:
             )
         if endpoint is not Endpoint.HEALTH:
             resets = float(state.counter_resets)
-            self.resets.samples.append(Sample("watchdog_counter_resets_total", labels, resets))
+            self.resets.samples.append(Sample("watchdog_api_restarts_total", labels, resets))
 
     def _health_families(self, base: Labels, state: EndpointState) -> None:
         success = state.last_success

@@ -3,6 +3,9 @@ value, the name the user wrote, so that each message starts with it.
 
 These are pydantic-settings sources, handed to ``Settings`` by ``watchdog.settings.load_settings``;
 pydantic-settings merges them (the environment first, so it wins) and validates the result.
+
+Alert settings (``alerts`` in YAML) have one variable per rule and key,
+``WATCHDOG_ALERT_<RULE>_<KEY>``; the environment wins over the file key by key.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import InitSettingsSource, PydanticBaseSettingsSource
 
+from watchdog.alert_settings import (
+    ALERT_RULES,
+    alert_variable,
+    alert_variable_hint,
+    alert_variables,
+    is_alert_variable,
+    rule_hint,
+    rule_key_hint,
+    rule_keys,
+)
 from watchdog.targets import (
     TARGET_OPTIONS,
     default_target_name,
@@ -40,7 +53,8 @@ __all__ = [
 
 CONFIG_FILE_VAR = "WATCHDOG_CONFIG_FILE"
 # YAML key (= Settings field, except web_endpoint, which becomes a target) -> environment
-# variable. Nothing else is ever read from the environment.
+# variable. Nothing else is ever read from the environment, except the alert variables
+# (watchdog.alert_settings), one per rule and key of the `alerts` mapping.
 ENV_VARS: dict[str, str] = {
     "api_key": "WA_API_KEY",
     "api_key_file": "WA_API_KEY_FILE",
@@ -56,6 +70,7 @@ ENV_VARS: dict[str, str] = {
     "tls_ca_file": "WATCHDOG_TLS_CA_FILE",
     "tls_insecure": "WATCHDOG_TLS_INSECURE",
     "listen": "WATCHDOG_LISTEN",
+    "external_url": "WATCHDOG_EXTERNAL_URL",
     "log_format": "WATCHDOG_LOG_FORMAT",
     "log_level": "WATCHDOG_LOG_LEVEL",
     "alertmanager_urls": "WATCHDOG_ALERTMANAGER_URLS",
@@ -65,6 +80,7 @@ ENV_VARS: dict[str, str] = {
     "web_endpoint": "WA_WEB_ENDPOINT",
 }
 _TARGET_VARS = ("targets", "web_endpoint")
+_ALERTS_KEY = "alerts"
 
 # A target's own credentials come from files only, so the YAML file can be shared.
 _INLINE_SECRET_HINTS = {
@@ -73,6 +89,7 @@ _INLINE_SECRET_HINTS = {
 }
 
 RawTarget = dict[str, Any]
+RawAlerts = dict[str, dict[str, Any]]
 Loc = tuple[str | int, ...]
 
 
@@ -101,7 +118,8 @@ class YamlSource(InitSettingsSource):
 
     A file that is missing, unreadable, not YAML or not a mapping raises ``ValueError`` (nothing
     else can be checked then). Unknown keys are collected in ``problems`` and dropped, so the
-    rest of the file is still checked. ``web_endpoint`` is folded into ``targets``.
+    rest of the file is still checked. ``web_endpoint`` is folded into ``targets``. Under
+    ``alerts``, unknown rules and keys are dropped the same way, and a null means "not set".
     """
 
     def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
@@ -114,6 +132,7 @@ class YamlSource(InitSettingsSource):
     def _load(self, fields: set[str]) -> dict[str, Any]:
         document = _read_yaml(self.path)
         known = [key for key in ENV_VARS if key in fields or key in _TARGET_VARS]
+        known += [_ALERTS_KEY] if _ALERTS_KEY in fields else []
         values: dict[str, Any] = {}
         endpoint: list[tuple[RawTarget, _Origin]] = []
         for key, value in document.items():
@@ -121,6 +140,10 @@ class YamlSource(InitSettingsSource):
                 self.targets = self._targets(value)
             elif key == "web_endpoint":
                 endpoint = self._endpoint(value)
+            elif key == _ALERTS_KEY and key in known:
+                alerts = self._alerts(value)
+                if alerts is not None:
+                    values[key] = alerts
             elif key in known:
                 values[key] = value
             else:
@@ -140,6 +163,40 @@ class YamlSource(InitSettingsSource):
             )
             return []
         return [({"url": endpoint_url(value)}, _Origin(yaml_key="web_endpoint"))]
+
+    def _alerts(self, value: object) -> RawAlerts | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problems.append(
+                f"{_ALERTS_KEY} in {self.path}: expected a mapping of alert rules to their "
+                f"settings, such as {{overloaded: {{for: 30s}}}} (got {type(value).__name__})"
+            )
+            return None
+        alerts: RawAlerts = {}
+        for rule, options in value.items():
+            where = f"{_ALERTS_KEY}.{rule}"
+            if rule not in ALERT_RULES:
+                self.problems.append(f"{where} in {self.path}: unknown alert rule{rule_hint(rule)}")
+                continue
+            if options is None:
+                continue
+            if not isinstance(options, dict):
+                self.problems.append(
+                    f"{where} in {self.path}: expected a mapping of the rule's settings, such "
+                    f"as {{enabled: false}} (got {type(options).__name__})"
+                )
+                continue
+            raw: dict[str, Any] = {}
+            for key, option in options.items():
+                if key not in rule_keys(rule):
+                    self.problems.append(
+                        f"{where}.{key} in {self.path}: unknown key{rule_key_hint(rule, key)}"
+                    )
+                elif option is not None:
+                    raw[key] = option
+            alerts[rule] = raw
+        return alerts
 
     def _targets(self, value: object) -> list[tuple[RawTarget, _Origin]]:
         if value is None:
@@ -209,6 +266,9 @@ def _suggest(key: object, known: list[str]) -> str:
     field = next((name for name, var in ENV_VARS.items() if var == key), None)
     if field:
         return f"; in the file, {key} is called {field!r}"
+    alert = alert_variables().get(str(key))
+    if alert:
+        return f"; in the file, {key} is called {'.'.join((_ALERTS_KEY, *alert))!r}"
     close = difflib.get_close_matches(str(key), known, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
@@ -222,6 +282,10 @@ class EnvSource(PydanticBaseSettingsSource):
     a target of the same name, its options (everything but ``name`` and ``url``) are kept,
     which is why this source is given the YAML source. Empty ``WATCHDOG_TARGETS`` or
     ``WA_WEB_ENDPOINT`` count as unset, so a chart can always template them.
+
+    ``WATCHDOG_ALERT_<RULE>_<KEY>`` variables become the ``alerts`` mapping, merged over the
+    file's key by key; a ``WATCHDOG_ALERT_*`` name that is no such variable is collected in
+    ``problems`` (a typo there would otherwise go unnoticed).
     """
 
     def __init__(
@@ -250,6 +314,26 @@ class EnvSource(PydanticBaseSettingsSource):
                 self.targets, yaml_source.targets if yaml_source else []
             )
             self.values["targets"] = [raw for raw, _ in self.targets]
+        self.problems: list[str] = []
+        # (rule, key) -> the variable that set it, for messages.
+        self.alert_vars: dict[tuple[str, str], str] = {}
+        variables = alert_variables()
+        alerts: RawAlerts = {}
+        for name in sorted(var for var in environ if is_alert_variable(var)):
+            where = variables.get(name)
+            if where is None:
+                self.problems.append(f"{name}: unknown variable{alert_variable_hint(name)}")
+                continue
+            rule, key = where
+            alerts.setdefault(rule, {})[key] = environ[name]
+            self.alert_vars[where] = name
+        if alerts:
+            from_file: RawAlerts = yaml_source.values.get(_ALERTS_KEY, {}) if yaml_source else {}
+            self.values[_ALERTS_KEY] = {
+                rule: {**from_file.get(rule, {}), **alerts.get(rule, {})}
+                for rule in ALERT_RULES
+                if rule in alerts or rule in from_file
+            }
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self.values.get(field_name), field_name, False
@@ -292,11 +376,23 @@ class Provenance:
         field = str(loc[0])
         if field == "targets" and len(loc) > 1 and isinstance(loc[1], int):
             return self._target_label(loc[1], loc[2:])
+        if field == _ALERTS_KEY:
+            return self._alert_label(loc)
         if field in self._env.values:
             return ENV_VARS[field]
         if self._yaml is not None and field in self._yaml.values:
             return f"{_key_path(loc)} in {self._yaml.path}"
         return ENV_VARS.get(field, field)
+
+    def _alert_label(self, loc: Loc) -> str:
+        where = tuple(str(part) for part in loc[1:3])
+        if len(where) == 2 and where in self._env.alert_vars:
+            return self._env.alert_vars[(where[0], where[1])]
+        if self._yaml is not None and _ALERTS_KEY in self._yaml.values:
+            return f"{_key_path(loc)} in {self._yaml.path}"
+        if len(where) == 2:
+            return alert_variable(where[0], where[1])
+        return _key_path(loc)
 
     def _target_label(self, index: int, rest: Loc) -> str:
         origin = self._targets[index][1] if index < len(self._targets) else _Origin()

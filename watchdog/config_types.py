@@ -18,21 +18,29 @@ from pydantic import BeforeValidator, SecretStr
 from pydantic_core import PydanticCustomError
 
 from watchdog.durations import format_duration, parse_duration
-from watchdog.urls import check_http_url, split_list
+from watchdog.urls import check_http_url, mask_url, split_list
 
 __all__ = [
     "API_KEY_MAX",
     "API_KEY_MIN",
+    "MAX_ALERT_DURATION",
+    "MIN_ALERT_WINDOW",
     "MIN_HEALTH_INTERVAL",
+    "AlertDuration",
+    "AlertWindow",
     "ApiKey",
     "ApiKeyFile",
     "CaFile",
+    "Count",
+    "ExpectedShards",
+    "ExternalUrl",
     "Flag",
     "HealthInterval",
     "Interval",
     "ListenAddress",
     "Password",
     "PasswordFile",
+    "Ratio",
     "Shard",
     "Timeout",
     "UrlList",
@@ -53,6 +61,10 @@ API_KEY_MAX = 128
 # use the whole budget, so nothing faster can ever be right.
 MIN_HEALTH_INTERVAL = 6.0
 MAX_TIMEOUT = 60.0
+# Alert timing: `for` and `keep_firing_for` up to an hour; a rate window long enough to hold a
+# few polls (metrics are polled every 30s by default) and no longer than the history kept.
+MAX_ALERT_DURATION = 3600.0
+MIN_ALERT_WINDOW = 10.0
 # A key or password file is a few bytes; reading at most this much bounds a mistaken path.
 _MAX_SECRET_FILE = 64 * 1024
 
@@ -300,6 +312,93 @@ def _shard(value: object) -> str:
     return f"{index}/{count}"
 
 
+def _external_url(value: object) -> str | None:
+    # Empty counts as unset, like an empty URL list, so a chart can always template it.
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    url = check_http_url(value, allow_query=False)
+    if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        raise ValueError(
+            f"URL {mask_url(url)!r} must not contain user:password@; it is put into every "
+            "alert (generatorURL, externalURL), where everyone who gets the alert can read it"
+        )
+    return url
+
+
+def _shown(value: object) -> str:
+    """``value`` for a message: text quoted, numbers as written, anything else by its kind."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "nothing"
+    return type(value).__name__
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*")
+
+
+def _whole_number(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        return int(value.strip())
+    raise ValueError(f"expected a whole number (got {_shown(value)})")
+
+
+def _count(minimum: int, note: str = "") -> Callable[[object], int]:
+    def check(value: object) -> int:
+        number = _whole_number(value)
+        if number < minimum:
+            raise ValueError(f"must be at least {minimum} (got {number}){note}")
+        return number
+
+    return check
+
+
+_RATIO_HINT = "a share such as 0.05 for 5%"
+
+
+def _ratio(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected {_RATIO_HINT} (got {_shown(value)})")
+    try:
+        ratio = float(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        raise ValueError(f"expected {_RATIO_HINT} (got {_shown(value)})") from None
+    # Written so that nan fails too.
+    if not 0 < ratio <= 1:
+        raise ValueError(f"must be more than 0 and at most 1, {_RATIO_HINT} (got {ratio:g})")
+    return ratio
+
+
+def _alert_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds > MAX_ALERT_DURATION:
+        raise ValueError(
+            f"must be at most {format_duration(MAX_ALERT_DURATION)} "
+            f"(got {format_duration(seconds)})"
+        )
+    return seconds
+
+
+def _alert_window(value: object) -> float:
+    seconds = parse_duration(value)
+    if not MIN_ALERT_WINDOW <= seconds <= MAX_ALERT_DURATION:
+        raise ValueError(
+            f"must be at least {format_duration(MIN_ALERT_WINDOW)} and at most "
+            f"{format_duration(MAX_ALERT_DURATION)} (got {format_duration(seconds)})"
+        )
+    return seconds
+
+
 def _url_list(*, secret_path: bool) -> Callable[[object], list[str]]:
     def check(value: object) -> list[str]:
         if value is None:
@@ -336,3 +435,14 @@ Shard = Annotated[str, BeforeValidator(_shard)]
 UrlList = Annotated[list[str], BeforeValidator(_url_list(secret_path=False))]
 # Webhook URLs carry their secret in the path (Slack, Teams): messages mask it.
 WebhookUrlList = Annotated[list[str], BeforeValidator(_url_list(secret_path=True))]
+ExternalUrl = Annotated[str | None, BeforeValidator(_external_url)]
+AlertDuration = Annotated[float, BeforeValidator(_alert_duration)]
+AlertWindow = Annotated[float, BeforeValidator(_alert_window)]
+Count = Annotated[int, BeforeValidator(_count(1))]
+ExpectedShards = Annotated[
+    int,
+    BeforeValidator(
+        _count(0, "; 0 means the number of coreapps seen connected at the first health answer")
+    ),
+]
+Ratio = Annotated[float, BeforeValidator(_ratio)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -113,6 +113,13 @@ class Poller:
                     + timedelta(seconds=start_offset(job_id, interval, self.start_spread)),
                     replace_existing=True,
                 )
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]], job_id: str) -> None:
+        """Run a housekeeping coroutine on the event loop every `seconds` (after start)."""
+        self.scheduler.add_job(
+            job, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
+            replace_existing=True,
+        )  # fmt: skip
 
     def poll_soon(self, target: str | None = None) -> None:
         """Run the jobs of `target` (or of every target) now instead of at their next time."""

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
@@ -20,6 +21,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from watchdog.alerts.engine import AlertEngine, notify_all, rule_configs
+from watchdog.alerts.metrics import AlertsCollector
+from watchdog.alerts.model import Alert
+from watchdog.alerts.sinks import NotificationStats, Sink, build_sinks, rfc3339
 from watchdog.client import ApiClient
 from watchdog.collector import WatchdogCollector
 from watchdog.log import Redactor, get_logger
@@ -27,21 +32,28 @@ from watchdog.page import render_page
 from watchdog.scheduler import MAX_START_SPREAD, ClientFactory, Poller
 from watchdog.settings import Settings
 from watchdog.sharding import select_shard
-from watchdog.state import State
+from watchdog.state import Change, State
 from watchdog.status import VerdictLog, probe_live, probe_ready, status
 from watchdog.targets import Target
 
 log = get_logger(__name__)
 
 
+# Time-based alert transitions (a `for` elapsing, hysteresis ending) are checked this often
+# even when no poll arrives; detection itself happens right after each poll.
+ALERT_TICK_SECONDS = 5.0
+
+
 @dataclass
 class Watchdog:
-    """The assembled daemon: state, poller and the registry the collector is in."""
+    """The assembled daemon: state, poller, alert engine and sinks, and the registry."""
 
     state: State
     poller: Poller
     registry: CollectorRegistry
     clock: Callable[[], float]
+    engine: AlertEngine
+    sinks: list[Sink]
 
 
 def api_clients(
@@ -67,15 +79,51 @@ def build_watchdog(
     targets = select_shard(settings.targets, settings.shard_index, settings.shard_count)
     state = State(targets, clock=clock)
     factory = client_factory or api_clients(settings, redactor, clock)
-    poller = Poller(
-        state, factory, on_change=VerdictLog(state, clock), clock=clock, start_spread=start_spread
+    stats = NotificationStats()
+    sinks = build_sinks(
+        settings.alertmanager_urls,
+        settings.webhook_urls,
+        generator_url=settings.status_url,
+        stats=stats,
+        redactor=redactor,
     )
+    engine = AlertEngine(
+        state,
+        notify_all(sink.submit for sink in sinks),
+        config=rule_configs(settings.alerts.rules()),
+        clock=clock,
+    )
+    verdicts = VerdictLog(state, clock)
+
+    def on_change(change: Change) -> None:
+        verdicts(change)
+        engine.on_change(change)
+
+    poller = Poller(state, factory, on_change=on_change, clock=clock, start_spread=start_spread)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WatchdogCollector(state, clock=clock))
+    registry.register(AlertsCollector(engine, stats))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    return Watchdog(state, poller, registry, clock)
+    return Watchdog(state, poller, registry, clock, engine, sinks)
+
+
+def _time(epoch: float | None) -> str | None:
+    return None if epoch is None else rfc3339(epoch)
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert for `/api/v1/alerts`, in Alertmanager's field names where they exist."""
+    return {
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "state": alert.state.value,
+        "activeSince": _time(alert.active_since),
+        "startsAt": _time(alert.starts_at),
+        "endsAt": _time(alert.ends_at),
+        "fingerprint": alert.fingerprint,
+    }
 
 
 def create_app(watchdog: Watchdog) -> Starlette:
@@ -84,12 +132,22 @@ def create_app(watchdog: Watchdog) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        for sink in watchdog.sinks:
+            await sink.start()
         watchdog.poller.start()
+
+        async def tick() -> None:
+            watchdog.engine.tick()
+
+        watchdog.poller.every(ALERT_TICK_SECONDS, tick, "alert-tick")
         log.info("watchdog_started", targets=[t.name for t in state.targets])
         try:
             yield
         finally:
             await watchdog.poller.shutdown()
+            # After the polls: their last transitions are queued before delivery winds down.
+            for sink in watchdog.sinks:
+                await sink.stop()
             log.info("watchdog_stopped")
 
     async def metrics(request: Request) -> Response:
@@ -114,7 +172,7 @@ def create_app(watchdog: Watchdog) -> Starlette:
         async def handler(request: Request) -> Response:
             name = request.path_params["target"]
             if state.target(name) is None:
-                return JSONResponse({"ready": False, "reason": f"unknown target {name!r}"}, 404)
+                return JSONResponse({"ok": False, "reason": f"unknown target {name!r}"}, 404)
             ok, reason = check(state, name, watchdog.clock())
             return JSONResponse({"ok": ok, "reason": reason}, status_code=200 if ok else 503)
 
@@ -124,8 +182,7 @@ def create_app(watchdog: Watchdog) -> Starlette:
         return JSONResponse(status(state, watchdog.clock()))
 
     async def api_alerts(_: Request) -> Response:
-        # The alert engine arrives with alerting; until then nothing can be firing.
-        return JSONResponse({"alerts": []})
+        return JSONResponse({"alerts": [alert_json(a) for a in watchdog.engine.alerts()]})
 
     async def page(_: Request) -> Response:
         return HTMLResponse(render_page(status(state, watchdog.clock())))

@@ -6,11 +6,15 @@ environment wins over the file, key by key. Every problem becomes one message th
 the name the user wrote (``WATCHDOG_TIMEOUT: ...`` or ``targets[0].timeout in /etc/wa.yaml: ...``),
 and all of them are raised together as one ``ConfigError``. ``Settings(...)`` called directly is
 a plain model: it never reads the environment.
+
+Per-rule alert settings live in ``watchdog.alert_settings`` (``Settings.alerts``); their
+variables are ``WATCHDOG_ALERT_<RULE>_<KEY>``.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from watchdog.alert_settings import ALERT_RULES, AlertSettings, RuleSettings
 from watchdog.config_sources import (
     CONFIG_FILE_VAR,
     ENV_VARS,
@@ -37,6 +42,7 @@ from watchdog.config_types import (
     ApiKey,
     ApiKeyFile,
     CaFile,
+    ExternalUrl,
     Flag,
     HealthInterval,
     Interval,
@@ -60,9 +66,12 @@ from watchdog.targets import Target
 from watchdog.urls import MASK, mask_url
 
 __all__ = [
+    "ALERT_RULES",
     "CONFIG_FILE_VAR",
     "ENV_VARS",
+    "AlertSettings",
     "ConfigError",
+    "RuleSettings",
     "Settings",
     "Target",
     "load_settings",
@@ -131,6 +140,10 @@ class Settings(BaseSettings):
     options (intervals, labels, TLS, credential files), and other file targets are dropped.
     A target inherits every global value it does not set, so each ``Target`` holds effective
     values. Durations are float seconds; 0 turns an optional poll off.
+
+    ``external_url`` is how people and Alertmanager reach the status page (``status_url``
+    falls back to this host's name and the listen port); ``alerts`` holds each alert rule's
+    settings.
     """
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=True)
@@ -149,12 +162,14 @@ class Settings(BaseSettings):
     tls_ca_file: CaFile | None = None
     tls_insecure: Flag = False
     listen: ListenAddress = "0.0.0.0:9877"
+    external_url: ExternalUrl = None
     log_format: Annotated[LogFormat, BeforeValidator(choice(("auto", "json", "console")))] = "auto"
     log_level: Annotated[
         LogLevel, BeforeValidator(choice(("debug", "info", "warning", "error", "critical")))
     ] = "info"
     alertmanager_urls: UrlList = Field(default_factory=list)
     webhook_urls: WebhookUrlList = Field(default_factory=list)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     shard: Shard = "0/1"
     # Last: its validator reads the global values validated above to fill in what targets inherit.
     targets: list[Target] = Field(default_factory=list)
@@ -210,6 +225,14 @@ class Settings(BaseSettings):
         return split_listen(self.listen)[1]
 
     @property
+    def status_url(self) -> str:
+        """The status page's URL for alerts (generatorURL, externalURL): ``external_url``, or
+        ``http://<this host's name>:<listen port>`` when that is not set."""
+        if self.external_url is not None:
+            return self.external_url
+        return f"http://{socket.gethostname()}:{self.listen_port}"
+
+    @property
     def shard_index(self) -> int:
         return split_shard(self.shard)[0]
 
@@ -234,10 +257,12 @@ class Settings(BaseSettings):
             "tls_ca_file": _path(self.tls_ca_file),
             "tls_insecure": self.tls_insecure,
             "listen": self.listen,
+            "external_url": None if self.external_url is None else mask_url(self.external_url),
             "log_format": self.log_format,
             "log_level": self.log_level,
             "alertmanager_urls": [mask_url(url) for url in self.alertmanager_urls],
             "webhook_urls": [mask_url(url, hide_path=True) for url in self.webhook_urls],
+            "alerts": self.alerts.effective(),
             "shard": self.shard,
             "targets": [_effective_target(target) for target in self.targets],
         }
@@ -320,6 +345,7 @@ def load_settings(
     provenance = Provenance(env_source, yaml_source)
 
     problems = list(yaml_source.problems) if yaml_source else []
+    problems += env_source.problems
     settings: Settings | None = None
     sources = (env_source, yaml_source) if yaml_source else (env_source,)
     try:

@@ -86,15 +86,19 @@ def verdict(endpoints: dict[Endpoint, EndpointState], now: float) -> Verdict:
 
 
 def probe_ready(state: State, target: str, now: float) -> tuple[bool, str]:
-    """Ready: the last health poll is fresh, not a 503, and a gateway that should be up is up."""
+    """Ready: the last health answer is fresh, not a 503, and a gateway that should be up is.
+
+    A 429 to the watchdog's own poll says nothing about the API's health (other callers used
+    up the shared budget), so the last good answer stands while it is fresh.
+    """
     health = state.get(target, Endpoint.HEALTH)
     if health is None or health.last is None:
         return False, "health not polled yet"
-    if not health.last.ok:
+    if not health.last.ok and health.last.result.reason != "http_429":
         return False, _failure_summary(Endpoint.HEALTH, health)
-    if not health.fresh(now):
-        return False, "last health answer is stale"
-    answer = health.last.health
+    if health.last_success is None or not health.fresh(now):
+        return False, "no fresh health answer"
+    answer = health.last_success.health
     assert answer is not None
     gateway = gateway_verdict(answer)
     return gateway.up, gateway.summary

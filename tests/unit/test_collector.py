@@ -170,7 +170,7 @@ def healthy_state(
 HEALTHY_SINGLE_FAMILIES = {
     "whatsapp_up", "whatsapp_gateway_status", "whatsapp_poll_duration_seconds",
     "whatsapp_last_success_timestamp_seconds", "whatsapp_api",
-    "watchdog_counter_resets", "watchdog_dropped_series",
+    "watchdog_api_restarts", "watchdog_dropped_series",
     # /v1/stats/app
     "whatsapp_app_callback_queue_size", "whatsapp_app_callback_requests_duration_ms",
     "whatsapp_app_concurrent_rate_limit_triggered", "whatsapp_app_db_request_duration_us",
@@ -437,7 +437,7 @@ def test_api_info_skipped_without_meta() -> None:
 
 
 def test_counter_resets() -> None:
-    """A restart of the API (counters going backwards) increments watchdog_counter_resets."""
+    """A restart of the API (counters going backwards) increments watchdog_api_restarts."""
     clock = Clock()
     deployment = Deployment(SimulatorConfig(), clock=clock)
     state = State([target()])
@@ -446,14 +446,14 @@ def test_counter_resets() -> None:
     clock.now += 10
     poll_simulator(state, "prod", deployment, at=clock.now)
     before = scrape(state, Clock(clock.now))
-    assert before.value("watchdog_counter_resets_total", endpoint="metrics") == 0
+    assert before.value("watchdog_api_restarts_total", endpoint="metrics") == 0
     deployment.restart()
     clock.now += 10
     poll_simulator(state, "prod", deployment, at=clock.now)
     result = scrape(state, Clock(clock.now))
-    assert result.value("watchdog_counter_resets_total", endpoint="metrics") == 1
-    assert result.value("watchdog_counter_resets_total", endpoint="stats_app") == 1
-    assert result.values("watchdog_counter_resets_total", endpoint="health") == []
+    assert result.value("watchdog_api_restarts_total", endpoint="metrics") == 1
+    assert result.value("watchdog_api_restarts_total", endpoint="stats_app") == 1
+    assert result.values("watchdog_api_restarts_total", endpoint="health") == []
 
 
 # -- re-exported API metrics --------------------------------------------------------------------

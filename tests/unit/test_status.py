@@ -116,10 +116,14 @@ def test_probe_ready_follows_gateway_freshness_and_503() -> None:
     # Three intervals (15 s) later the answer is stale.
     assert probe_ready(state_with(healthy), "prod", T0 + 46) == (
         False,
-        "last health answer is stale",
+        "no fresh health answer",
     )
     down = ok(Endpoint.HEALTH, health_body(Topology.HA, Scenario.GATEWAY_DISCONNECTED))
     assert not probe_ready(state_with(down), "prod", T0)[0]
+    # The watchdog's own poll rate limited: the last good answer stands while fresh.
+    limited = failed(Endpoint.HEALTH, "http_429", 429)
+    assert probe_ready(state_with(healthy, limited), "prod", T0)[0]
+    assert not probe_ready(state_with(limited), "prod", T0)[0]
     overloaded = failed(Endpoint.HEALTH, "http_503", 503)
     ready, reason = probe_ready(state_with(healthy, overloaded), "prod", T0)
     assert not ready

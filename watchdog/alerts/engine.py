@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from watchdog.alerts.history import History
 from watchdog.alerts.model import Alert, AlertState, fingerprint
@@ -35,6 +36,27 @@ class RuleConfig:
     for_: float = 0.0
     keep_firing_for: float = 60.0
     params: Params = field(default_factory=Params)
+
+
+def rule_configs(rules: Mapping[str, RuleSettingsLike]) -> dict[str, RuleConfig]:
+    """The engine's view of the per-rule settings (`Settings.alerts.rules()`)."""
+    return {
+        key: RuleConfig(rule.enabled, rule.for_, rule.keep_firing_for, Params(**rule.params))
+        for key, rule in rules.items()
+    }
+
+
+class RuleSettingsLike(Protocol):
+    """What the engine reads of `watchdog.alert_settings.RuleSettings`."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def for_(self) -> float: ...
+    @property
+    def keep_firing_for(self) -> float: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
 
 
 @dataclass
