@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -115,7 +113,6 @@ class WebhookSink:
         external_url: str,
         stats: NotificationStats,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
         queue_size: int = 1000,
         timeout: float = 10.0,
         max_backoff: float = 60.0,
@@ -123,7 +120,6 @@ class WebhookSink:
     ) -> None:
         self.external_url = external_url
         self.stats = stats
-        self.clock = clock
         self.queue_size = max(queue_size, 1)
         self.max_backoff = max_backoff
         self._transport = transport
