@@ -1,0 +1,307 @@
+"""The chart's Grafana dashboard, and the proof shared with the rule file: every metric the
+dashboard's and the Prometheus rules' queries name is one the watchdog really emits.
+
+The proof runs the simulator (HA and multiconnect, db stats on) with a watchdog polling it over
+real sockets, drives it through overloaded and rate_limited and back to healthy so that the
+error, 429 and 503 series exist, and compares the sample names of every `/metrics` scrape with
+the metric names parsed out of the queries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from tests.integration.conftest import START, FakeClock
+from tests.integration.test_prometheus_rules import CHART, promtool, rule_queries
+from watchdog.results import Endpoint
+from watchdog.server import build_watchdog, create_app
+from watchdog.serving import BackgroundServer
+from watchdog.settings import load_settings
+from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
+
+DASHBOARD = CHART / "dashboards" / "wa-watchdog.json"
+DATASOURCE = "${datasource}"
+
+# -- reading the dashboard ----------------------------------------------------------------------
+
+
+def load_dashboard() -> dict[str, Any]:
+    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return dashboard
+
+
+def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every panel that shows data (rows excluded, panels inside collapsed rows included)."""
+    found: list[dict[str, Any]] = []
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            found += panel.get("panels", [])
+        else:
+            found.append(panel)
+    return found
+
+
+def panel_queries(panel: dict[str, Any]) -> list[str]:
+    return [str(target["expr"]) for target in panel.get("targets", [])]
+
+
+def dashboard_queries() -> list[str]:
+    """Every PromQL query of the dashboard: the panels' and the template variables' (a
+    `label_values(metric, label)` variable queries `metric`)."""
+    dashboard = load_dashboard()
+    queries = [expr for panel in panels(dashboard) for expr in panel_queries(panel)]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] != "query":
+            continue
+        text = variable_query(variable)
+        match = re.fullmatch(r"label_values\(\s*(.+?)\s*,\s*\w+\s*\)", text)
+        queries.append(match.group(1) if match else text)
+    return queries
+
+
+def variable_query(variable: dict[str, Any]) -> str:
+    """A query variable's query: a string, or (Grafana 10's form) an object holding it."""
+    query = variable["query"]
+    return str(query["query"] if isinstance(query, dict) else query)
+
+
+def grafana_free(expr: str) -> str:
+    """`expr` with Grafana's variables replaced, as Prometheus receives it."""
+    return (
+        expr.replace("$__rate_interval", "1m")
+        .replace("$__interval", "15s")
+        .replace("$__range", "1h")
+        .replace("$target", ".*")
+    )
+
+
+# -- metric names in PromQL ---------------------------------------------------------------------
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_RANGES = re.compile(r"\[[^\]]*\]")
+_MATCHERS = re.compile(r"\{[^}]*\}")
+_LABEL_LISTS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+# A whole identifier not called as a function (nor part of a number, a duration or a $variable).
+_IDENTIFIER = re.compile(r"(?<![\w:.$])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()")
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "offset", "bool", "by", "without", "on", "ignoring"}
+    | {"group_left", "group_right", "inf", "nan", "atan2"}
+)
+# Series Prometheus itself writes for its alerting rules, not the watchdog.
+PROMETHEUS_OWN = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects: no functions, keywords or label names."""
+    text = _STRINGS.sub('""', expr)
+    text = _RANGES.sub(" ", text)
+    text = _MATCHERS.sub(" ", text)
+    text = _LABEL_LISTS.sub(" ", text)
+    return {name for name in _IDENTIFIER.findall(text) if name not in _KEYWORDS}
+
+
+def test_metric_names_finds_selectors_only() -> None:
+    """The PromQL name parser keeps metric names and drops functions, keywords and labels."""
+    expr = (
+        'histogram_quantile(0.95, sum by (le, target) (rate(a_bucket{target=~"$target"}'
+        "[$__rate_interval]))) > 1e3 or max without (node) (b offset 5m) / on (target)"
+        ' group_left (node) sum(c{reason="x or y"}) and ignoring (reason) d unless'
+        ' max_over_time(e[1h:1m]) == bool 0 and ALERTS{alertname=~"WhatsApp.*"} or time()'
+    )
+    assert metric_names(expr) == {"a_bucket", "b", "c", "d", "e", "ALERTS"}
+
+
+# -- the dashboard itself ------------------------------------------------------------------------
+
+
+def test_dashboard_identity_and_schema() -> None:
+    """The dashboard JSON loads, with uid wa-watchdog, its title and schemaVersion >= 36."""
+    dashboard = load_dashboard()
+    assert dashboard["uid"] == "wa-watchdog"
+    assert dashboard["title"] == "WhatsApp Business API (wa-watchdog)"
+    assert dashboard["schemaVersion"] >= 36
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+
+
+def test_dashboard_variables() -> None:
+    """A prometheus `datasource` variable and a `target` variable from whatsapp_up's targets."""
+    variables = {v["name"]: v for v in load_dashboard()["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    target = variables["target"]
+    assert target["type"] == "query"
+    assert target["datasource"]["uid"] == DATASOURCE
+    assert target["definition"] == "label_values(whatsapp_up, target)"
+    assert variable_query(target) == "label_values(whatsapp_up, target)"
+    assert target["multi"] is True
+    assert target["includeAll"] is True
+
+
+def test_every_panel_queries_prometheus_through_the_datasource_variable() -> None:
+    """Every panel and each of its queries use the `datasource` variable, never a fixed uid."""
+    shown = panels(load_dashboard())
+    assert shown
+    for panel in shown:
+        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE}, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == {"type": "prometheus", "uid": DATASOURCE}
+            assert target["expr"].strip(), panel["title"]
+
+
+def test_every_query_of_a_target_metric_filters_by_the_target_variable() -> None:
+    """Each selector of a `whatsapp_*` metric (labelled by target) honours `$target`."""
+    for panel in panels(load_dashboard()):
+        for expr in panel_queries(panel):
+            for selector in re.findall(r"\b(whatsapp_\w+)(\{[^}]*\})?", expr):
+                assert 'target=~"$target"' in selector[1], (panel["title"], selector)
+
+
+def _panel_with(dashboard: dict[str, Any], *fragments: str) -> dict[str, Any]:
+    """The panel with a query containing every fragment."""
+    for panel in panels(dashboard):
+        for expr in panel_queries(panel):
+            if all(fragment in expr for fragment in fragments):
+                return panel
+    raise AssertionError(f"no panel queries {fragments}")
+
+
+def test_dashboard_has_the_panels() -> None:
+    """Gateways per node, polls, latency, 429/503 (polls, API), queues, alerts each have a panel."""
+    dashboard = load_dashboard()
+    gateway = _panel_with(dashboard, "whatsapp_gateway_status", "node")
+    assert gateway["type"] in ("state-timeline", "table")
+    assert _panel_with(dashboard, "whatsapp_up")["type"] in ("state-timeline", "timeseries")
+    _panel_with(dashboard, "histogram_quantile(", "whatsapp_poll_duration_seconds_bucket")
+    _panel_with(dashboard, "whatsapp_poll_errors_total", "http_429", "http_503")
+    _panel_with(dashboard, "whatsapp_api_requests_duration_ms_count", 'result=~"429|503"')
+    _panel_with(dashboard, "whatsapp_app_callback_queue_size")
+    _panel_with(dashboard, "whatsapp_app_pending_messages")
+    _panel_with(dashboard, 'watchdog_alerts{state="firing"}')
+    _panel_with(dashboard, "ALERTS{", 'alertname=~"WhatsApp.*"')
+    _panel_with(dashboard, "watchdog_notifications_total", "failure")
+
+
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
+    """promtool parses every dashboard query (Grafana's variables filled in)."""
+    queries = [q for panel in panels(load_dashboard()) for q in panel_queries(panel)]
+    rules = [
+        {"record": f"dashboard:query_{i}", "expr": grafana_free(expr)}
+        for i, expr in enumerate(queries)
+    ]
+    path = tmp_path / "dashboard-queries.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- every queried metric is emitted --------------------------------------------------------------
+
+KEY = "rules-and-dashboard-key-0123456789"
+TARGET = "sim"
+ENDPOINTS = tuple(Endpoint)
+# Polls happen at start and when asked (`poll_soon`), never by surprise.
+QUIET = {
+    "WATCHDOG_HEALTH_INTERVAL": "60s",
+    "WATCHDOG_METRICS_INTERVAL": "60s",
+    "WATCHDOG_STATS_APP_INTERVAL": "60s",
+    "WATCHDOG_STATS_DB_INTERVAL": "60s",
+}
+# Healthy, then the faults whose series only exist after them, then healthy again (fresh stats
+# and gateway statuses).
+SCENARIOS = (Scenario.OVERLOADED, Scenario.RATE_LIMITED, Scenario.HEALTHY)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _emitted_by_one_deployment(stack: ExitStack, topology: Topology) -> set[str]:
+    clock = FakeClock(START)
+    deployment = Deployment(SimulatorConfig(topology=topology, api_key=KEY), clock=clock)
+    clock.advance(3600)  # an hour of other clients' traffic: counters with values
+    simulator = stack.enter_context(SimulatorServer(deployment))
+    settings = load_settings(
+        {"WATCHDOG_TARGETS": f"{TARGET}={simulator.url}", "WA_API_KEY": KEY, **QUIET}
+    )
+    watchdog = build_watchdog(settings, start_spread=0.2)
+    server = stack.enter_context(BackgroundServer(create_app(watchdog), lifespan="on"))
+    client = stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
+    wait_for(lambda: client.get("/readyz").status_code == 200, "the first polls")
+
+    def polls() -> dict[Endpoint, int]:
+        states = {e: watchdog.state.get(TARGET, e) for e in ENDPOINTS}
+        return {e: s.polls if s is not None else 0 for e, s in states.items()}
+
+    def polled_since(before: dict[Endpoint, int]) -> Callable[[], bool]:
+        return lambda: all(count > before[e] for e, count in polls().items())
+
+    def scrape() -> list[Sample]:
+        text = client.get("/metrics").text
+        return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+    names: set[str] = set()
+    for scenario in SCENARIOS:
+        names |= {sample.name for sample in scrape()}
+        before = polls()
+        clock.advance(61)  # refills the simulator's health budget and request buckets
+        deployment.set_scenario(scenario)
+        watchdog.poller.poll_soon()
+        wait_for(polled_since(before), f"every endpoint polled under {scenario}")
+    samples = scrape()
+    names |= {sample.name for sample in samples}
+    # The run went where it had to: the faults were counted, and it ended healthy.
+    reasons = {s.labels["reason"] for s in samples if s.name == "whatsapp_poll_errors_total"}
+    assert {"http_503", "http_429"} <= reasons
+    up = {s.labels["endpoint"]: s.value for s in samples if s.name == "whatsapp_up"}
+    assert up == {endpoint.value: 1.0 for endpoint in ENDPOINTS}
+    return names
+
+
+@pytest.fixture(scope="module")
+def emitted() -> Iterator[set[str]]:
+    """Sample names of every scrape of HA and multiconnect deployments through the scenarios."""
+    with ExitStack() as stack:
+        yield _emitted_by_one_deployment(stack, Topology.HA) | _emitted_by_one_deployment(
+            stack, Topology.MULTICONNECT
+        )
+
+
+QUERY_SOURCES: dict[str, Callable[[], list[str]]] = {
+    "rules": rule_queries,
+    "dashboard": dashboard_queries,
+}
+
+
+@pytest.mark.parametrize("source", QUERY_SOURCES)
+def test_every_queried_metric_is_emitted_by_the_watchdog(emitted: set[str], source: str) -> None:
+    """Every metric name in the rules' / dashboard's queries is a sample name on /metrics."""
+    queries = QUERY_SOURCES[source]()
+    assert queries
+    names = set().union(*(metric_names(expr) for expr in queries)) - PROMETHEUS_OWN
+    assert {"whatsapp_up", "whatsapp_gateway_status", "whatsapp_poll_errors_total"} <= names
+    missing = sorted(names - emitted)
+    assert not missing, f"queried by the {source} but not emitted by the watchdog: {missing}"
