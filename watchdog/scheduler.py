@@ -125,7 +125,8 @@ class Poller:
         """Run the jobs of `target` (or of every target) now instead of at their next time."""
         now = datetime.now(UTC)
         for job in self.scheduler.get_jobs():
-            if target is None or job.args[0] == target:
+            # Poll jobs take (target, endpoint); housekeeping jobs take no arguments.
+            if len(job.args) == 2 and (target is None or job.args[0] == target):
                 job.modify(next_run_time=now)
 
     async def shutdown(self, grace: float = 10.0) -> None:

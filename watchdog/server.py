@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from watchdog.alerts.alertmanager import AlertmanagerSink
 from watchdog.alerts.engine import AlertEngine, notify_all, rule_configs
 from watchdog.alerts.metrics import AlertsCollector
 from watchdog.alerts.model import Alert
@@ -92,6 +93,7 @@ def build_watchdog(
         notify_all(sink.submit for sink in sinks),
         config=rule_configs(settings.alerts.rules()),
         clock=clock,
+        refresh=notify_all(s.refresh for s in sinks if isinstance(s, AlertmanagerSink)),
     )
     verdicts = VerdictLog(state, clock)
 

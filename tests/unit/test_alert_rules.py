@@ -377,3 +377,17 @@ def test_removed_target_resolves_its_alerts() -> None:
     h.engine.tick()
     assert names(h.engine.evaluate("prod")) == []
     assert names(h.sent) == [("WhatsAppOverloaded", "firing"), ("WhatsAppOverloaded", "resolved")]
+
+
+def test_changed_description_of_a_firing_alert_is_refreshed_not_renotified() -> None:
+    """New counts in a firing alert's description go to `refresh`, not as a new page."""
+    h = Harness()
+    refreshed: list[Alert] = []
+    h.engine._refresh = refreshed.append
+    h.fail(Endpoint.HEALTH, "http_503", 503, 1016)
+    h.advance(15)
+    h.fail(Endpoint.HEALTH, "http_503", 503, 1016)
+    assert names(h.sent) == [("WhatsAppOverloaded", "firing")]
+    assert len(refreshed) == 1
+    assert "2 of the watchdog's polls" in refreshed[0].annotations["description"]
+    assert refreshed[0].starts_at == T0

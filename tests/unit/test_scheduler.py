@@ -231,3 +231,27 @@ def test_shards_partition_targets(count: int) -> None:
     assert in_shard("wa-0", 2555022445 % count, count)
     assert not in_shard("wa-0", (2555022445 + 1) % count, count)
     assert select_shard(targets, 0, 1) == targets
+
+
+def test_poll_soon_skips_housekeeping_jobs() -> None:
+    """poll_soon(target) reschedules that target's poll jobs and ignores argument-less jobs."""
+    targets = [Target(name="a", url="http://a.test"), Target(name="b", url="http://b.test")]
+    poller, _, _, _ = make_poller(targets)
+
+    async def housekeeping() -> None:
+        return None
+
+    async def scenario() -> set[str]:
+        poller.start_spread = 4.0
+        poller.start()
+        poller.every(5, housekeeping, "tick")
+        before = {job.id: job.next_run_time for job in poller.scheduler.get_jobs()}
+        poller.poll_soon("a")
+        after = {job.id: job.next_run_time for job in poller.scheduler.get_jobs()}
+        await poller.shutdown()
+        return {job_id for job_id in after if after[job_id] != before[job_id]}
+
+    moved = asyncio.run(scenario())
+    assert moved == {"a/health", "a/metrics", "a/stats_app"}
+    assert "tick" not in moved
+    assert not any(job_id.startswith("b/") for job_id in moved)

@@ -608,3 +608,17 @@ async def test_log_sink_logs_each_transition_and_counts_success() -> None:
         assert event["fingerprint"] == alert.fingerprint
     assert logs[1]["duration_seconds"] == 90.0
     assert stats.snapshot() == {("log", "success"): 2}
+
+
+def test_alertmanager_refresh_replaces_the_stored_alert_quietly() -> None:
+    """`refresh` updates a known alert's annotations for the next resend; unknown ones are
+    ignored (a refresh never creates an alert)."""
+    sink = AlertmanagerSink(
+        ["http://am.test"], generator_url="http://wd", stats=NotificationStats()
+    )
+    alert = firing()
+    sink.submit(alert)
+    newer = replace(alert, annotations={"summary": "s", "description": "7 polls"})
+    sink.refresh(newer)
+    sink.refresh(firing(target="other"))
+    assert [a.annotations for a in sink.current()] == [newer.annotations]

@@ -138,6 +138,13 @@ class AlertmanagerSink:
         except Exception:  # a sink must never break the engine that called it
             log.exception("alert_submit_failed", sink=self.name)
 
+    def refresh(self, alert: Alert) -> None:
+        """Replace a firing alert's stored copy (new annotations) without sending at once:
+        the next periodic resend carries it."""
+        with self._lock:
+            if alert.fingerprint in self._alerts:
+                self._alerts[alert.fingerprint] = alert
+
     def current(self) -> list[Alert]:
         """The set sent now: firing alerts and resolved ones still within their retention."""
         now = self.clock()

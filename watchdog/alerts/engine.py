@@ -76,9 +76,13 @@ class AlertEngine:
         config: Mapping[str, RuleConfig] | None = None,
         rules: Sequence[Rule] = RULES,
         clock: Callable[[], float] = time.time,
+        refresh: Notify | None = None,
     ) -> None:
         self.state = state
         self._notify = notify
+        # Told when a firing alert's annotations change (counts in its description), so
+        # periodic resends carry the current text; not a transition, so nobody is paged.
+        self._refresh = refresh
         self._config = dict(config or {})
         self.rules = [r for r in rules if self.config(r).enabled]
         self.clock = clock
@@ -154,7 +158,12 @@ class AlertEngine:
                 tracked = self._active[key] = _Tracked(alert, now)
                 log.debug("alert_pending", alertname=rule.alertname, target=target_name)
             tracked.last_true = now
+            refreshed = tracked.alert.state is AlertState.FIRING and (
+                tracked.alert.annotations != annotations
+            )
             alert = replace(tracked.alert, annotations=annotations)
+            if refreshed and self._refresh is not None:
+                self._deliver(self._refresh, alert)
             if (
                 alert.state is AlertState.PENDING
                 and now - alert.active_since >= self.config(rule).for_
@@ -176,14 +185,17 @@ class AlertEngine:
                 self._resolved[key] = resolved
                 changed.append(resolved)
         for alert in changed:
-            self._resolved.pop(
-                alert.fingerprint, None
-            ) if alert.state is AlertState.FIRING else None
-            try:
-                self._notify(alert)
-            except Exception:  # a sink's bug must not stop evaluation
-                log.exception("alert_notify_failed", alertname=alert.name)
+            if alert.state is AlertState.FIRING:
+                self._resolved.pop(alert.fingerprint, None)  # a new incident replaces the old
+            self._deliver(self._notify, alert)
         return changed
+
+    @staticmethod
+    def _deliver(notify: Notify, alert: Alert) -> None:
+        try:
+            notify(alert)
+        except Exception:  # a sink's bug must not stop evaluation
+            log.exception("alert_notify_failed", alertname=alert.name)
 
     def _rule(self, alertname: str) -> Rule | None:
         return next((r for r in self.rules if r.alertname == alertname), None)
@@ -197,7 +209,7 @@ class AlertEngine:
                 resolved = replace(tracked.alert, state=AlertState.RESOLVED, ends_at=now)
                 self._resolved[key] = resolved
                 changed.append(resolved)
-                self._notify(resolved)
+                self._deliver(self._notify, resolved)
         self._history.pop(target_name, None)
         return changed
 
