@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TextIO
 
 import yaml
@@ -105,6 +106,12 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flap-period", type=_duration, default="30s", help="half-period of flapping")
     p.add_argument("--max-concurrency", type=int, default=32, help="requests in flight before 503")
     p.add_argument("--seed", type=int, default=0, help="seed for node names and randomness")
+    p.add_argument(
+        "--deployments",
+        type=int,
+        default=0,
+        help="serve N deployments under /wa-0/ ... /wa-<N-1>/ instead of one at / (scale tests)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-format", default="auto", choices=["auto", "json", "console"])
 
@@ -193,17 +200,31 @@ def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         max_concurrency=args.max_concurrency,
         seed=args.seed,
     )
+    url = f"http://{args.host}:{args.port}"
+    if key == DEMO_KEY and args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("simulator_demo_key_exposed", host=args.host)
+    if args.deployments > 0:
+        deployments = {
+            f"wa-{i}": Deployment(replace(config, seed=args.seed + i))
+            for i in range(args.deployments)
+        }
+        log.info(
+            "simulator_starting",
+            urls=f"{url}/wa-0 ... {url}/wa-{args.deployments - 1}",
+            topology=args.topology,
+            scenario=args.scenario,
+        )
+        serve_simulator(deployments, args.host, args.port)
+        return EXIT_OK
     deployment = Deployment(config)
     log.info(
         "simulator_starting",
-        url=f"http://{args.host}:{args.port}",
+        url=url,
         topology=args.topology,
         scenario=args.scenario,
         nodes=[n.key for n in deployment.nodes],
         demo_key=key == DEMO_KEY,
     )
-    if key == DEMO_KEY and args.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("simulator_demo_key_exposed", host=args.host)
     serve_simulator(deployment, args.host, args.port)
     return EXIT_OK
 

@@ -8,13 +8,14 @@ UNCONFIRMED choice is commented where it is made.
 from watchdog.simulator.auth import KeyScope
 from watchdog.simulator.deployment import Deployment, SimulatorConfig
 from watchdog.simulator.scenarios import DESCRIPTIONS, Scenario
-from watchdog.simulator.server import SimulatorServer, serve_simulator
+from watchdog.simulator.server import MultiSimulatorServer, SimulatorServer, serve_simulator
 from watchdog.simulator.topology import Topology
 
 __all__ = [
     "DESCRIPTIONS",
     "Deployment",
     "KeyScope",
+    "MultiSimulatorServer",
     "Scenario",
     "SimulatorConfig",
     "SimulatorServer",

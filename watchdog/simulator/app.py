@@ -16,7 +16,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -325,3 +325,14 @@ def create_app(deployment: Deployment) -> Starlette:
     app.router.redirect_slashes = False
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def create_multi_app(deployments: Mapping[str, Deployment]) -> Starlette:
+    """Many simulated deployments in one process, each under its own path prefix.
+
+    `/<name>/v1/health`, `/<name>/metrics`, `/<name>/_sim/scenario`, ...: a watchdog target's
+    URL may carry a path prefix, so one simulator can stand in for thousands of deployments
+    (scale tests and benchmarks) without a port or a process each.
+    """
+    routes = [Mount(f"/{name}", app=create_app(d)) for name, d in deployments.items()]
+    return Starlette(routes=routes)

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from watchdog.serving import BackgroundServer, bind, serve
-from watchdog.simulator.app import create_app
+from watchdog.simulator.app import create_app, create_multi_app
 from watchdog.simulator.deployment import Deployment
 
 
 def serve_simulator(
-    deployment: Deployment, host: str, port: int, *, access_log: bool = True
+    deployments: Mapping[str, Deployment] | Deployment,
+    host: str,
+    port: int,
+    *,
+    access_log: bool = True,
 ) -> None:
-    """Serve the simulator in the foreground until SIGTERM/SIGINT."""
-    serve(create_app(deployment), bind(host, port), lifespan="off", access_log=access_log)
+    """Serve one deployment at `/`, or several under `/<name>/`, until SIGTERM/SIGINT."""
+    app = (
+        create_app(deployments)
+        if isinstance(deployments, Deployment)
+        else create_multi_app(deployments)
+    )
+    serve(app, bind(host, port), lifespan="off", access_log=access_log)
 
 
 class SimulatorServer(BackgroundServer):
@@ -23,3 +34,14 @@ class SimulatorServer(BackgroundServer):
     def __init__(self, deployment: Deployment, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(create_app(deployment), host, port, name="wa-simulator")
         self.deployment = deployment
+
+
+class MultiSimulatorServer(BackgroundServer):
+    """Several simulated deployments under `/<name>/` on one loopback port, in a thread."""
+
+    def __init__(self, deployments: Mapping[str, Deployment], host: str = "127.0.0.1") -> None:
+        super().__init__(create_multi_app(deployments), host, 0, name="wa-simulator-multi")
+        self.deployments = dict(deployments)
+
+    def target_url(self, name: str) -> str:
+        return f"{self.url}/{name}"
