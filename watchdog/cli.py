@@ -17,10 +17,12 @@ from typing import TextIO
 
 import yaml
 
+from watchdog.access import protect
 from watchdog.check import check_once, exit_code, render_table
 from watchdog.demo import DEMO_KEY, DEMO_PASSWORD, run_demo
 from watchdog.durations import parse_duration
 from watchdog.log import Redactor, configure_logging, get_logger
+from watchdog.reload import daemon_reloader
 from watchdog.server import api_clients, build_watchdog, create_app
 from watchdog.serving import bind, serve
 from watchdog.settings import ConfigError, Settings, load_settings
@@ -34,6 +36,7 @@ from watchdog.simulator import (
     Topology,
     serve_simulator,
 )
+from watchdog.tls import ServerTls, TlsFileError
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -152,13 +155,23 @@ def cmd_run(environ: Mapping[str, str], err: TextIO) -> int:
     if configured is None:
         return EXIT_CONFIG
     settings, redactor = configured
+    tls = None
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        try:
+            tls = ServerTls(settings.tls_cert_file, settings.tls_key_file)
+        except TlsFileError as exc:  # the files changed since the settings were checked
+            variable = "WATCHDOG_TLS_CERT_FILE" if exc.file == "cert" else "WATCHDOG_TLS_KEY_FILE"
+            print(f"configuration error: {variable}: {exc}", file=err)
+            return EXIT_CONFIG
     watchdog = build_watchdog(settings, redactor=redactor)
     try:
         sock = bind(settings.listen_host, settings.listen_port)
     except OSError as exc:
         print(f"cannot listen on {settings.listen}: {exc.strerror or exc}", file=err)
         return EXIT_CONFIG
-    serve(create_app(watchdog), sock)
+    reloader = daemon_reloader(watchdog, settings, environ, redactor)
+    app = protect(create_app(watchdog, reloader=reloader), settings, redactor=redactor)
+    serve(app, sock, tls=None if tls is None else tls.context)
     return EXIT_OK
 
 

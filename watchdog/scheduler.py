@@ -72,6 +72,8 @@ class Poller:
         self._on_change = on_change
         self.clock = clock
         self._clients: dict[str, Client] = {}
+        # Clients of targets removed or redefined while running, closed by `close_retired`.
+        self._retired: list[Client] = []
         self._backoff_until: dict[tuple[str, Endpoint], float] = {}
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.last_poll_started: float | None = None
@@ -114,6 +116,40 @@ class Poller:
                     replace_existing=True,
                 )
 
+    def add_target_jobs(self, target: Target) -> None:
+        """Schedule the poll jobs of a target added (or redefined) while running."""
+        self._add_jobs([target])
+
+    def remove_target(self, name: str) -> None:
+        """Drop a target's poll jobs and backoff, and retire its client (see `close_retired`).
+
+        Synchronous, so that a reload swaps targets without a poll seeing half of the change.
+        """
+        for job in self.scheduler.get_jobs():
+            if len(job.args) == 2 and job.args[0] == name:
+                job.remove()
+        for key in [k for k in self._backoff_until if k[0] == name]:
+            del self._backoff_until[key]
+        client = self._clients.pop(name, None)
+        if client is not None:
+            self._retired.append(client)
+
+    async def close_retired(self, grace: float = 10.0) -> None:
+        """Close retired clients once the polls now in flight are done (up to `grace` s)."""
+        retired = list(self._retired)
+        if not retired:
+            return
+        current = asyncio.current_task()
+        pending = {task for task in self._in_flight if not task.done() and task is not current}
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+        for client in retired:
+            # Still listed if this was cancelled while waiting (`shutdown` closes them then);
+            # gone if a concurrent call closed it already.
+            if client in self._retired:
+                self._retired.remove(client)
+                await client.aclose()
+
     def every(self, seconds: float, job: Callable[[], Awaitable[None]], job_id: str) -> None:
         """Run a housekeeping coroutine on the event loop every `seconds` (after start)."""
         self.scheduler.add_job(
@@ -139,8 +175,9 @@ class Poller:
             _, late = await asyncio.wait(pending, timeout=grace)
             for task in late:
                 task.cancel()
-        clients, self._clients = self._clients, {}
-        for client in clients.values():
+        clients = [*self._clients.values(), *self._retired]
+        self._clients, self._retired = {}, []
+        for client in clients:
             await client.aclose()
 
     @property
@@ -178,6 +215,10 @@ class Poller:
                     f"internal error: {type(exc).__name__}",
                 )
             )
+        if self.state.target(target_name) != target:
+            # A reload removed or redefined the target while this poll ran: the answer is the
+            # old definition's (another URL, maybe), so it is not recorded.
+            return None
         change = self.state.record(observation)
         self._after(target, endpoint, observation, change)
         return observation

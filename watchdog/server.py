@@ -7,11 +7,12 @@ only `/probe/...` does.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
@@ -36,6 +37,9 @@ from watchdog.sharding import select_shard
 from watchdog.state import Change, State
 from watchdog.status import VerdictLog, probe_live, probe_ready, status
 from watchdog.targets import Target
+
+if TYPE_CHECKING:
+    from watchdog.reload import Reloader
 
 log = get_logger(__name__)
 
@@ -128,8 +132,8 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
-def create_app(watchdog: Watchdog) -> Starlette:
-    """The ASGI app; its lifespan starts and stops the poller."""
+def create_app(watchdog: Watchdog, *, reloader: Reloader | None = None) -> Starlette:
+    """The ASGI app; its lifespan starts and stops the poller (and SIGHUP reloads, if given)."""
     state = watchdog.state
 
     @asynccontextmanager
@@ -142,14 +146,18 @@ def create_app(watchdog: Watchdog) -> Starlette:
             watchdog.engine.tick()
 
         watchdog.poller.every(ALERT_TICK_SECONDS, tick, "alert-tick")
+        if reloader is not None:
+            reloader.install()
         log.info("watchdog_started", targets=[t.name for t in state.targets])
         try:
             yield
         finally:
+            if reloader is not None:
+                await reloader.close()
             await watchdog.poller.shutdown()
-            # After the polls: their last transitions are queued before delivery winds down.
-            for sink in watchdog.sinks:
-                await sink.stop()
+            # After the polls: their last transitions are queued before delivery winds down,
+            # for every sink at once (each gets the same grace, not one after the other).
+            await asyncio.gather(*(sink.stop() for sink in watchdog.sinks))
             log.info("watchdog_stopped")
 
     async def metrics(request: Request) -> Response:

@@ -8,16 +8,18 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from types import FrameType, TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from watchdog.log import get_logger
+from watchdog.tls import TlsConfig
 
 log = get_logger(__name__)
 
@@ -41,15 +43,19 @@ def bind(host: str, port: int, *, fallback_to_free_port: bool = False) -> socket
     return sock
 
 
-def _config(app: ASGIApp, lifespan: Lifespan, access_log: bool) -> uvicorn.Config:
+def _config(
+    app: ASGIApp, lifespan: Lifespan, access_log: bool, tls: ssl.SSLContext | None = None
+) -> uvicorn.Config:
     # log_config=None leaves logging to watchdog.log, so uvicorn's lines are redacted too.
-    return uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=access_log,
-        lifespan=lifespan,
-        timeout_graceful_shutdown=20,
-    )
+    options: dict[str, Any] = {
+        "log_config": None,
+        "access_log": access_log,
+        "lifespan": lifespan,
+        "timeout_graceful_shutdown": 20,
+    }
+    if tls is not None:
+        return TlsConfig(app, ssl_context=tls, **options)
+    return uvicorn.Config(app, **options)
 
 
 class GracefulServer(uvicorn.Server):
@@ -80,10 +86,17 @@ class GracefulServer(uvicorn.Server):
 
 
 def serve(
-    app: ASGIApp, sock: socket.socket, *, lifespan: Lifespan = "on", access_log: bool = False
+    app: ASGIApp,
+    sock: socket.socket,
+    *,
+    lifespan: Lifespan = "on",
+    access_log: bool = False,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve `app` on `sock` in the foreground until SIGTERM/SIGINT; returns after shutdown."""
-    GracefulServer(_config(app, lifespan, access_log)).run(sockets=[sock])
+    """Serve `app` on `sock` in the foreground until SIGTERM/SIGINT; returns after shutdown.
+
+    With `tls` (e.g. `watchdog.tls.ServerTls.context`) it serves HTTPS only."""
+    GracefulServer(_config(app, lifespan, access_log, tls)).run(sockets=[sock])
 
 
 class BackgroundServer:
@@ -97,10 +110,12 @@ class BackgroundServer:
         *,
         lifespan: Lifespan = "off",
         name: str = "wa-background-server",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._sock = bind(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
-        self._server = uvicorn.Server(_config(app, lifespan, access_log=False))
+        self._scheme = "http" if tls is None else "https"
+        self._server = uvicorn.Server(_config(app, lifespan, access_log=False, tls=tls))
         # uvicorn installs signal handlers only on the main thread, so the owner of this
         # object decides when the thread stops.
         self._thread = threading.Thread(
@@ -110,7 +125,7 @@ class BackgroundServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self._scheme}://{host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> Self:
         self._thread.start()

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from watchdog.access_settings import BasicAuthUsers, BearerTokenFile, PemFile, access_problems
 from watchdog.alert_settings import ALERT_RULES, AlertSettings, RuleSettings
 from watchdog.config_sources import (
     CONFIG_FILE_VAR,
@@ -162,6 +163,11 @@ class Settings(BaseSettings):
     tls_ca_file: CaFile | None = None
     tls_insecure: Flag = False
     listen: ListenAddress = "0.0.0.0:9877"
+    # The watchdog's own endpoints (watchdog.access_settings); tls_ca_file is the API's side.
+    tls_cert_file: PemFile | None = None
+    tls_key_file: PemFile | None = None
+    basic_auth_users: BasicAuthUsers = Field(default_factory=dict)
+    bearer_token_file: BearerTokenFile | None = None
     external_url: ExternalUrl = None
     log_format: Annotated[LogFormat, BeforeValidator(choice(("auto", "json", "console")))] = "auto"
     log_level: Annotated[
@@ -227,10 +233,11 @@ class Settings(BaseSettings):
     @property
     def status_url(self) -> str:
         """The status page's URL for alerts (generatorURL, externalURL): ``external_url``, or
-        ``http://<this host's name>:<listen port>`` when that is not set."""
+        ``http(s)://<this host's name>:<listen port>`` when that is not set."""
         if self.external_url is not None:
             return self.external_url
-        return f"http://{socket.gethostname()}:{self.listen_port}"
+        scheme = "http" if self.tls_cert_file is None else "https"
+        return f"{scheme}://{socket.gethostname()}:{self.listen_port}"
 
     @property
     def shard_index(self) -> int:
@@ -257,6 +264,10 @@ class Settings(BaseSettings):
             "tls_ca_file": _path(self.tls_ca_file),
             "tls_insecure": self.tls_insecure,
             "listen": self.listen,
+            "tls_cert_file": _path(self.tls_cert_file),
+            "tls_key_file": _path(self.tls_key_file),
+            "basic_auth_users": dict.fromkeys(self.basic_auth_users, MASK),
+            "bearer_token_file": _path(self.bearer_token_file),
             "external_url": None if self.external_url is None else mask_url(self.external_url),
             "log_format": self.log_format,
             "log_level": self.log_level,
@@ -353,6 +364,7 @@ def load_settings(
     except ValidationError as exc:
         problems.extend(provenance.messages(exc))
     problems.extend(_cross_problems(provenance, require_targets=require_targets))
+    problems.extend(access_problems(env, provenance))
     if problems or settings is None:
         raise ConfigError(dict.fromkeys(problems))
     return settings

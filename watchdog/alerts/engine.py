@@ -211,6 +211,7 @@ class AlertEngine:
                 changed.append(resolved)
                 self._deliver(self._notify, resolved)
         self._history.pop(target_name, None)
+        self._first_connected.pop(target_name, None)
         return changed
 
     def _expire_resolved(self, now: float) -> None:
