@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from watchdog.lag import LagRecorder
 from watchdog.log import get_logger
 from watchdog.results import Endpoint, Observation, PollResult, observe
 from watchdog.state import Change, State
@@ -76,8 +78,19 @@ class Poller:
         self._retired: list[Client] = []
         self._backoff_until: dict[tuple[str, Endpoint], float] = {}
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.lag = LagRecorder()
+        self._housekeeping: set[str] = set()
+        self.scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
         self.last_poll_started: float | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
+
+    def _submitted(self, event: JobSubmissionEvent) -> None:
+        # Submission happens on the event loop right before the job runs: its delay behind
+        # the due time is the schedule lag. Housekeeping jobs are not polls.
+        if event.job_id in self._housekeeping or not event.scheduled_run_times:
+            return
+        due = event.scheduled_run_times[-1]
+        self.lag.observe((datetime.now(UTC) - due).total_seconds())
 
     def client(self, target: Target) -> Client:
         client = self._clients.get(target.name)
@@ -152,6 +165,7 @@ class Poller:
 
     def every(self, seconds: float, job: Callable[[], Awaitable[None]], job_id: str) -> None:
         """Run a housekeeping coroutine on the event loop every `seconds` (after start)."""
+        self._housekeeping.add(job_id)
         self.scheduler.add_job(
             job, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True,
             replace_existing=True,

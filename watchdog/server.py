@@ -29,6 +29,7 @@ from watchdog.alerts.model import Alert
 from watchdog.alerts.sinks import NotificationStats, Sink, build_sinks, rfc3339
 from watchdog.client import ApiClient
 from watchdog.collector import WatchdogCollector
+from watchdog.lag import LagCollector
 from watchdog.log import Redactor, get_logger
 from watchdog.page import render_page
 from watchdog.scheduler import MAX_START_SPREAD, ClientFactory, Poller
@@ -109,6 +110,7 @@ def build_watchdog(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WatchdogCollector(state, clock=clock))
     registry.register(AlertsCollector(engine, stats))
+    registry.register(LagCollector(poller.lag))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

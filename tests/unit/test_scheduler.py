@@ -6,7 +6,9 @@ import asyncio
 from collections import Counter
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
+from watchdog.lag import LagCollector, LagRecorder
 from watchdog.results import Endpoint, PollResult
 from watchdog.scheduler import (
     MAX_START_SPREAD,
@@ -255,3 +257,42 @@ def test_poll_soon_skips_housekeeping_jobs() -> None:
     assert moved == {"a/health", "a/metrics", "a/stats_app"}
     assert "tick" not in moved
     assert not any(job_id.startswith("b/") for job_id in moved)
+
+
+def test_schedule_lag_is_recorded_for_polls_only() -> None:
+    """Each poll job's start is measured against its due time; housekeeping jobs are not."""
+    targets = [Target(name="a", url="http://a.test")]
+    poller, _, _, _ = make_poller(targets)
+    poller.start_spread = 0.2
+
+    async def housekeeping() -> None:
+        return None
+
+    async def scenario() -> None:
+        poller.start()
+        poller.every(1, housekeeping, "tick")
+        deadline = asyncio.get_running_loop().time() + 5
+        while not poller.state.polled_once():
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.2)  # the housekeeping job has run by now
+        await poller.shutdown()
+
+    asyncio.run(scenario())
+    assert poller.lag.count == 3  # a/health, a/metrics, a/stats_app: one run each
+    assert 0 <= poller.lag.max < 1.0
+
+
+def test_lag_histogram_is_exported() -> None:
+    """`watchdog_schedule_lag_seconds` is a histogram with cumulative buckets."""
+    recorder = LagRecorder()
+    for lag in (0.001, 0.02, 0.3, 7.0):
+        recorder.observe(lag)
+    registry = CollectorRegistry()
+    registry.register(LagCollector(recorder))
+    text = generate_latest(registry).decode()
+    assert 'watchdog_schedule_lag_seconds_bucket{le="0.005"} 1.0' in text
+    assert 'watchdog_schedule_lag_seconds_bucket{le="0.5"} 3.0' in text
+    assert 'watchdog_schedule_lag_seconds_bucket{le="+Inf"} 4.0' in text
+    assert "watchdog_schedule_lag_seconds_count 4.0" in text
+    assert recorder.max == 7.0
