@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
-from prometheus_client.exposition import choose_encoder
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -29,6 +27,7 @@ from watchdog.alerts.model import Alert
 from watchdog.alerts.sinks import NotificationStats, Sink, build_sinks, rfc3339
 from watchdog.client import ApiClient
 from watchdog.collector import WatchdogCollector
+from watchdog.exposition import Exposition
 from watchdog.lag import LagCollector
 from watchdog.log import Redactor, get_logger
 from watchdog.page import render_page
@@ -162,10 +161,10 @@ def create_app(watchdog: Watchdog, *, reloader: Reloader | None = None) -> Starl
             await asyncio.gather(*(sink.stop() for sink in watchdog.sinks))
             log.info("watchdog_stopped")
 
+    exposition = Exposition(watchdog.registry, state)
+
     async def metrics(request: Request) -> Response:
-        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        # Rendering thousands of series takes long enough to delay polls if done on the loop.
-        body = await run_in_threadpool(encoder, watchdog.registry)
+        body, content_type = await exposition.body(request.headers.get("accept", ""))
         return Response(body, headers={"Content-Type": content_type})
 
     async def livez(_: Request) -> Response:

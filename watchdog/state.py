@@ -78,6 +78,8 @@ class State:
     def __init__(self, targets: Sequence[Target], clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._lock = threading.Lock()
+        # Bumped by every change, so readers can tell whether what they derived is current.
+        self.version = 0
         self._targets: dict[str, Target] = {}
         self._endpoints: dict[tuple[str, Endpoint], EndpointState] = {}
         self.set_targets(targets)
@@ -85,6 +87,7 @@ class State:
     def set_targets(self, targets: Iterable[Target]) -> None:
         """Replace the target list, keeping what is known about targets that stay."""
         with self._lock:
+            self.version += 1
             self._targets = {t.name: t for t in targets}
             kept: dict[tuple[str, Endpoint], EndpointState] = {}
             for target in self._targets.values():
@@ -145,6 +148,7 @@ class State:
             state = self._endpoints.get((result.target, result.endpoint))
             if state is None:
                 return None
+            self.version += 1
             was_ok = state.last.ok if state.last is not None else None
             state.last = observation
             state.polls += 1
