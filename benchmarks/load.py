@@ -120,8 +120,8 @@ def main() -> int:
 
     sim_port, watchdog_port = free_port(), free_port()
     env = {**os.environ, "WA_API_KEY": KEY, "WATCHDOG_LOG_LEVEL": "warning"}
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "watchdog", "simulate", "--port", str(sim_port),  # noqa: S603
+    simulator = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "watchdog", "simulate", "--port", str(sim_port),
          "--deployments", str(args.targets), "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
