@@ -526,7 +526,8 @@ def _os_problem(chain: list[BaseException]) -> str | None:
 
 def _json_problem(exc: BaseException) -> str:
     if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at byte {exc.pos}"
+        # The message may already end in "at"; the position reads right either way.
+        return f"{exc.msg.removesuffix(' at')} at byte {exc.pos}"
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
     if isinstance(exc, RecursionError):

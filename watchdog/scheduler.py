@@ -181,14 +181,18 @@ class Poller:
 
     async def shutdown(self, grace: float = 10.0) -> None:
         """Stop scheduling, let polls in flight finish (up to `grace` s), close the clients."""
+        # Pause first: APScheduler's shutdown cancels the jobs still running, and the polls
+        # in flight should finish and be recorded.
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         pending = {task for task in self._in_flight if not task.done()}
         if pending:
             log.info("waiting_for_polls_in_flight", polls=len(pending))
             _, late = await asyncio.wait(pending, timeout=grace)
             for task in late:
                 task.cancel()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         clients = [*self._clients.values(), *self._retired]
         self._clients, self._retired = {}, []
         for client in clients:
