@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import bcrypt
 from pydantic import BeforeValidator, SecretStr
 
-from watchdog.config_types import CaFile, config_problems
+from watchdog.config_types import CaFile, config_problems, read_secret_text
 from watchdog.tls import TlsFileError, build_context
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ BEARER_TOKEN_ENV = "WATCHDOG_BEARER_TOKEN"  # noqa: S105 (a variable name)
 
 # $2a$/$2b$/$2y$, a two-digit cost, then 22 characters of salt and 31 of hash.
 _BCRYPT = re.compile(r"\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}")
-_MAX_TOKEN_FILE = 64 * 1024
 _MAKE_HASH = f"make one with: {HASH_COMMAND}"
 
 
@@ -154,22 +153,6 @@ def _basic_auth_users(value: object) -> dict[str, SecretStr]:
     return users
 
 
-def _read_token_text(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_TOKEN_FILE + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > _MAX_TOKEN_FILE:
-        raise ValueError(
-            f"{path} is larger than {_MAX_TOKEN_FILE // 1024} KiB; is it the right file?"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 text") from None
-
-
 def bearer_token_from_file(value: object) -> SecretStr:
     """Read a bearer token file; its content, stripped, must be a usable token. ``ValueError``."""
     if isinstance(value, str) and not value.strip():
@@ -177,7 +160,7 @@ def bearer_token_from_file(value: object) -> SecretStr:
     if not isinstance(value, str | Path):
         raise ValueError(f"expected a file path (got {type(value).__name__})")
     path = Path(value.strip()) if isinstance(value, str) else value
-    token = _read_token_text(path).strip()
+    token = read_secret_text(path).strip()
     if not token:
         raise ValueError(
             f"{path} is empty; it should hold the token (at least {BEARER_TOKEN_MIN} characters)"

@@ -135,7 +135,8 @@ def _path(value: object) -> Path:
     return Path(value.strip())
 
 
-def _read_text(path: Path) -> str:
+def read_secret_text(path: Path) -> str:
+    """A small secret file's text (key, password, token); ``ValueError`` says what is wrong."""
     try:
         with path.open("rb") as handle:
             data = handle.read(_MAX_SECRET_FILE + 1)
@@ -179,7 +180,7 @@ def check_api_key(value: object) -> SecretStr:
 def api_key_from_file(value: object) -> SecretStr:
     """Read a key file; its content, stripped, must be a valid key. Raises ``ValueError``."""
     path = _path(value)
-    key = _read_text(path).strip()
+    key = read_secret_text(path).strip()
     if not key:
         raise ValueError(
             f"{path} is empty; it should hold the API key "
@@ -204,7 +205,7 @@ def _api_key_file(value: object) -> Path:
 def password_from_file(value: object) -> SecretStr:
     """Read a password file. Only the line ending is removed: spaces may belong to a password."""
     path = _path(value)
-    password = _read_text(path).rstrip("\r\n")
+    password = read_secret_text(path).rstrip("\r\n")
     if not password:
         raise ValueError(f"{path} is empty; it should hold the password")
     return SecretStr(password)

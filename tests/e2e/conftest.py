@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import httpx
 import pytest
@@ -52,8 +52,35 @@ def binary(name: str) -> str:
     return path
 
 
-class Prometheus:
+class RunningBinary:
+    """A server binary started by a test: its process, log file and HTTP client."""
+
+    name = "binary"
+    process: subprocess.Popen[bytes]
+    client: httpx.Client
+    _log: BinaryIO
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, and the exit code once it has shut down (killed if it takes too long)."""
+        self.client.close()
+        try:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    return self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+                    pytest.fail(f"{self.name} ignored SIGTERM for {timeout:g} s")
+            return self.process.returncode
+        finally:
+            self._log.close()
+
+
+class Prometheus(RunningBinary):
     """A running Prometheus server scraping the given targets every second."""
+
+    name = "prometheus"
 
     def __init__(self, executable: str, workdir: Path, targets: Sequence[str]) -> None:
         self.port = free_port()
@@ -108,22 +135,6 @@ class Prometheus:
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
-    def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM, and the exit code once it has shut down (killed if it takes too long)."""
-        self.client.close()
-        try:
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    return self.process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-                    pytest.fail(f"prometheus ignored SIGTERM for {timeout:g} s")
-            return self.process.returncode
-        finally:
-            self._log.close()
-
 
 StartPrometheus = Callable[[Sequence[str]], Prometheus]
 
@@ -171,8 +182,10 @@ def alertmanager_binary() -> str:
     )
 
 
-class Alertmanager:
+class Alertmanager(RunningBinary):
     """A running Alertmanager (clustering off) with its own storage directory."""
+
+    name = "alertmanager"
 
     def __init__(self, executable: str, workdir: Path, port: int, config: str) -> None:
         self.port = port
@@ -239,22 +252,6 @@ class Alertmanager:
             if line.startswith(prefix):
                 return float(line[len(prefix) :])
         raise AssertionError(f"no {prefix.strip()} in Alertmanager's metrics")
-
-    def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM, and the exit code once it has shut down (killed if it takes too long)."""
-        self.client.close()
-        try:
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    return self.process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-                    pytest.fail(f"alertmanager ignored SIGTERM for {timeout:g} s")
-            return self.process.returncode
-        finally:
-            self._log.close()
 
 
 class StartAlertmanager(Protocol):
