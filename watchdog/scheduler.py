@@ -81,7 +81,6 @@ class Poller:
         self.lag = LagRecorder()
         self._housekeeping: set[str] = set()
         self.scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
-        self.last_poll_started: float | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
 
     def _submitted(self, event: JobSubmissionEvent) -> None:
@@ -213,7 +212,6 @@ class Poller:
             return None
         key = (target_name, endpoint)
         now = self.clock()
-        self.last_poll_started = now
         # Half an interval of tolerance: job runs drift a little around their nominal times.
         if now < self._backoff_until.get(key, 0.0) - endpoint.interval(target) / 2:
             return None
