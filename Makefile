@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint format clean
+.PHONY: demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+bench: $(STAMP)  ## every benchmark in benchmarks/, each printing its table (about 8 minutes)
+	$(BIN)/python benchmarks/scrape_cost.py
+	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/probe_fanout.py
+	$(BIN)/python benchmarks/alert_latency.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .
