@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)  ## every benchmark in benchmarks/, each printing its table (about 8 minutes)
+bench: $(STAMP)  ## the benchmarks in benchmarks/ but scale.py (7 min alone), each printing its table (about 8 minutes)
 	$(BIN)/python benchmarks/scrape_cost.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/probe_fanout.py
