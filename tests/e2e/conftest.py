@@ -56,9 +56,37 @@ class RunningBinary:
     """A server binary started by a test: its process, log file and HTTP client."""
 
     name = "binary"
+    url: str
+    log_path: Path
     process: subprocess.Popen[bytes]
     client: httpx.Client
     _log: BinaryIO
+
+    def launch(self, command: list[str]) -> None:
+        """Start `command` with its output in `log_path`, and a client for `url`."""
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        self.client = httpx.Client(base_url=self.url, timeout=5)
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Until `/-/ready` answers 200; fails with the log's tail if it exits or times out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                if self.client.get("/-/ready").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.name} not ready after {timeout:g} s:\n{self.log_tail()}")
+            time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, and the exit code once it has shut down (killed if it takes too long)."""
@@ -104,26 +132,7 @@ class Prometheus(RunningBinary):
             f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
         ]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-        self.client = httpx.Client(base_url=self.url, timeout=5)
-
-    def log_tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"prometheus exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if self.client.get("/-/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prometheus not ready after {timeout:g} s:\n{self.log_tail()}")
-            time.sleep(0.1)
+        self.launch(command)
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         """The result vector of an instant query."""
@@ -201,28 +210,7 @@ class Alertmanager(RunningBinary):
             f"--web.listen-address=127.0.0.1:{port}",
             "--cluster.listen-address=",  # empty: no gossip, no peers, no port to collide on
         ]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-        self.client = httpx.Client(base_url=self.url, timeout=5)
-
-    def log_tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"alertmanager exited with {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                if self.client.get("/-/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"alertmanager not ready after {timeout:g} s:\n{self.log_tail()}")
-            time.sleep(0.05)
+        self.launch(command)
 
     def alerts(self, alertname: str | None = None) -> list[dict[str, Any]]:
         """Every alert Alertmanager holds and has not seen resolved (`GET /api/v2/alerts`).
