@@ -15,6 +15,7 @@ secret. Authentication follows the target's credentials and the auth mode:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import socket
 import ssl
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 import httpx
 
+from watchdog.api_tls import api_tls_context
 from watchdog.credentials import (
     BearerSession,
     BearerToken,
@@ -64,6 +66,7 @@ _PLAIN_HTTP_TLS_REASONS = frozenset(
 )
 
 
+@functools.cache
 def user_agent() -> str:
     """`wa-watchdog/<version>` of the installed distribution (`dev` from a source tree)."""
     try:
@@ -144,21 +147,21 @@ class ApiClient:
             follow_redirects=False,
         )
 
-    def _tls_verify(self) -> ssl.SSLContext | bool:
-        if self.target.tls_insecure:
-            return False
-        ca_file = self.target.tls_ca_file
-        if ca_file is None:
-            return True
+    def _tls_verify(self) -> ssl.SSLContext:
         try:
-            return ssl.create_default_context(cafile=str(ca_file))
+            return api_tls_context(
+                insecure=self.target.tls_insecure, ca_file=self.target.tls_ca_file
+            )
         except (OSError, ssl.SSLError, ValueError) as exc:
             # The file was readable when the settings were validated; it may not be a usable
             # CA bundle. Polls report it (reason `tls`) instead of the process failing here.
-            detail = _one_line(f"TLS: cannot use the CA file {ca_file}: {_exc_text(exc)}")
+            detail = _one_line(
+                f"TLS: cannot use the CA file {self.target.tls_ca_file}: {_exc_text(exc)}"
+            )
             self._setup_failure = _Outcome("tls", detail)
             log.error("tls_ca_file_unusable", target=self.target.name, error=detail)
-            return True
+            # Never used (every poll reports the failure), but the client needs a context.
+            return api_tls_context(insecure=False, ca_file=None)
 
     async def __aenter__(self) -> ApiClient:
         return self
