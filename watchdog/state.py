@@ -114,7 +114,9 @@ class State:
 
     def endpoints(self, target: str) -> dict[Endpoint, EndpointState]:
         with self._lock:
-            return {e: s for (t, e), s in self._endpoints.items() if t == target}
+            # Four lookups, not a scan: this runs after every poll, for thousands of targets.
+            found = ((e, self._endpoints.get((target, e))) for e in Endpoint)
+            return {e: s for e, s in found if s is not None}
 
     def get(self, target: str, endpoint: Endpoint) -> EndpointState | None:
         with self._lock:

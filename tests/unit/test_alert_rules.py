@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from watchdog.alerts.engine import AlertEngine, RuleConfig
+from watchdog.alerts.engine import RESOLVED_VISIBLE, AlertEngine, RuleConfig
 from watchdog.alerts.history import History
 from watchdog.alerts.model import Alert, AlertState
 from watchdog.alerts.rules import RULES, Condition, Params, Rule, TargetView
@@ -391,3 +391,44 @@ def test_changed_description_of_a_firing_alert_is_refreshed_not_renotified() -> 
     assert len(refreshed) == 1
     assert "2 of the watchdog's polls" in refreshed[0].annotations["description"]
     assert refreshed[0].starts_at == T0
+
+
+def test_alerts_of_many_targets_stay_apart_and_resolved_ones_expire_oldest_first() -> None:
+    """Each target's alerts move on their own; resolved alerts stay visible 15 minutes."""
+    clock = Clock()
+    targets = [Target(name=f"t{i}", url=f"http://t{i}.test", stats_db_interval=0) for i in range(3)]
+    state = State(targets, clock=clock)
+    sent: list[Alert] = []
+    config = {"overloaded": RuleConfig(keep_firing_for=0)}
+    engine = AlertEngine(state, sent.append, config=config, clock=clock)
+
+    def poll(name: str, status: int) -> None:
+        reason = None if status == 200 else f"http_{status}"
+        error = ApiErrorInfo(1016, "title") if status == 503 else None
+        body = None if status != 200 else {"health": {"gateway_status": "connected"}, "meta": {}}
+        result = PollResult(
+            name, Endpoint.HEALTH, clock(), 0.01, status, reason, reason or "", error, body
+        )
+        change = state.record(observe(result))
+        assert change is not None
+        engine.on_change(change)
+
+    for name in ("t0", "t1", "t2"):
+        poll(name, 503)
+    assert {a.labels["target"] for a in engine.alerts()} == {"t0", "t1", "t2"}
+    clock.now += 61  # out of the rule's window
+    poll("t1", 200)
+    by_target = {a.labels["target"]: a.state for a in engine.alerts()}
+    assert by_target == {
+        "t0": AlertState.FIRING,
+        "t1": AlertState.RESOLVED,
+        "t2": AlertState.FIRING,
+    }
+    clock.now += 100
+    poll("t0", 200)  # resolved 100 s after t1
+    clock.now += RESOLVED_VISIBLE - 50  # t1 resolved 950 s ago now (gone), t0 850 s ago
+    poll("t2", 200)
+    resolved = [a.labels["target"] for a in engine.alerts() if a.state is AlertState.RESOLVED]
+    assert resolved == ["t0", "t2"]
+    assert names(sent).count(("WhatsAppOverloaded", "resolved")) == 3
+    assert engine.counts()[("WhatsAppOverloaded", "critical", "firing")] == 0

@@ -88,7 +88,10 @@ class AlertEngine:
         self.clock = clock
         self._history: dict[str, History] = {}
         self._first_connected: dict[str, int] = {}
-        self._active: dict[str, _Tracked] = {}
+        # Pending and firing alerts by target, then fingerprint: an evaluation touches one
+        # target's alerts only, however many targets there are.
+        self._active: dict[str, dict[str, _Tracked]] = {}
+        # Oldest resolution first (re-inserted on every resolution), so expiry stops early.
         self._resolved: dict[str, Alert] = {}
 
     def config(self, rule: Rule) -> RuleConfig:
@@ -107,7 +110,7 @@ class AlertEngine:
         """Evaluate every target: time-based transitions without a new poll."""
         names = {t.name for t in self.state.targets}
         # Targets that left the configuration still have alerts to resolve.
-        names.update(t.alert.labels["target"] for t in self._active.values())
+        names.update(self._active)
         for name in sorted(names):
             self.evaluate(name)
 
@@ -150,12 +153,13 @@ class AlertEngine:
         now: float,
     ) -> list[Alert]:
         changed: list[Alert] = []
+        active = self._active.setdefault(target_name, {})
         for key, (rule, condition, labels) in holding.items():
             annotations = {"summary": condition.summary, "description": condition.description}
-            tracked = self._active.get(key)
+            tracked = active.get(key)
             if tracked is None:
                 alert = Alert(labels, annotations, AlertState.PENDING, active_since=now)
-                tracked = self._active[key] = _Tracked(alert, now)
+                tracked = active[key] = _Tracked(alert, now)
                 log.debug("alert_pending", alertname=rule.alertname, target=target_name)
             tracked.last_true = now
             refreshed = tracked.alert.state is AlertState.FIRING and (
@@ -171,19 +175,19 @@ class AlertEngine:
                 alert = replace(alert, state=AlertState.FIRING, starts_at=now)
                 changed.append(alert)
             tracked.alert = alert
-        for key in [k for k, t in self._active.items() if t.alert.labels["target"] == target_name]:
-            if key in holding:
-                continue
-            tracked = self._active[key]
+        for key in [k for k in active if k not in holding]:
+            tracked = active[key]
             owner = self._rule(tracked.alert.name)
             keep = self.config(owner).keep_firing_for if owner else 0.0
             if tracked.alert.state is AlertState.PENDING:
-                del self._active[key]
+                del active[key]
             elif now - tracked.last_true >= keep:
+                del active[key]
                 resolved = replace(tracked.alert, state=AlertState.RESOLVED, ends_at=now)
-                del self._active[key]
-                self._resolved[key] = resolved
+                self._keep_resolved(resolved)
                 changed.append(resolved)
+        if not active:
+            del self._active[target_name]
         for alert in changed:
             if alert.state is AlertState.FIRING:
                 self._resolved.pop(alert.fingerprint, None)  # a new incident replaces the old
@@ -203,26 +207,32 @@ class AlertEngine:
     def _forget(self, target_name: str, now: float) -> list[Alert]:
         """A target left the configuration: resolve its alerts rather than leave them firing."""
         changed = []
-        for key in [k for k, t in self._active.items() if t.alert.labels["target"] == target_name]:
-            tracked = self._active.pop(key)
+        for tracked in self._active.pop(target_name, {}).values():
             if tracked.alert.state is AlertState.FIRING:
                 resolved = replace(tracked.alert, state=AlertState.RESOLVED, ends_at=now)
-                self._resolved[key] = resolved
+                self._keep_resolved(resolved)
                 changed.append(resolved)
                 self._deliver(self._notify, resolved)
         self._history.pop(target_name, None)
         self._first_connected.pop(target_name, None)
         return changed
 
+    def _keep_resolved(self, alert: Alert) -> None:
+        self._resolved.pop(alert.fingerprint, None)  # to the end: the newest resolution
+        self._resolved[alert.fingerprint] = alert
+
     def _expire_resolved(self, now: float) -> None:
-        for key in [
-            k for k, a in self._resolved.items() if now - (a.ends_at or now) > RESOLVED_VISIBLE
-        ]:
+        # Oldest first, so the scan ends at the first one still visible.
+        while self._resolved:
+            key, alert = next(iter(self._resolved.items()))
+            if now - (alert.ends_at or now) <= RESOLVED_VISIBLE:
+                return
             del self._resolved[key]
 
     def alerts(self) -> list[Alert]:
         """Pending and firing alerts, then those resolved in the last 15 minutes."""
-        return [t.alert for t in self._active.values()] + list(self._resolved.values())
+        active = [t.alert for alerts in self._active.values() for t in alerts.values()]
+        return active + list(self._resolved.values())
 
     def counts(self) -> dict[tuple[str, str, str], int]:
         """Alerts per (alertname, severity, state) for pending and firing, zeros included."""
@@ -231,7 +241,7 @@ class AlertEngine:
             for rule in self.rules
             for state in (AlertState.PENDING, AlertState.FIRING)
         }
-        for tracked in self._active.values():
+        for tracked in (t for alerts in self._active.values() for t in alerts.values()):
             alert = tracked.alert
             key = (alert.name, alert.severity, alert.state.value)
             counts[key] = counts.get(key, 0) + 1
