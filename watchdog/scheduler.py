@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -22,12 +21,10 @@ from watchdog.log import get_logger
 from watchdog.results import Endpoint, Observation, PollResult, observe
 from watchdog.state import Change, State
 from watchdog.targets import Target
+from watchdog.trigger import MAX_START_SPREAD, PhasedInterval, first_run_spread, phase, start_offset
 
 log = get_logger(__name__)
 
-# First polls spread over at most this many seconds, so targets do not all fire at once but
-# the watchdog is ready soon after start.
-MAX_START_SPREAD = 5.0
 # Backoff after 429s: the wait doubles per consecutive 429, up to this many intervals.
 MAX_BACKOFF_INTERVALS = 8
 
@@ -48,12 +45,6 @@ def backoff_seconds(interval: float, consecutive_429: int) -> float:
     factor = min(2 ** (consecutive_429 - 1), MAX_BACKOFF_INTERVALS)
     # One interval is the normal schedule; back off for the rest.
     return float(interval * (factor - 1))
-
-
-def start_offset(job_id: str, interval: float, max_spread: float = MAX_START_SPREAD) -> float:
-    """A stable offset in [0, min(interval, max_spread)) for a job's first run."""
-    spread = min(interval, max_spread)
-    return (zlib.crc32(job_id.encode()) % 1000) / 1000 * spread
 
 
 class Poller:
@@ -105,16 +96,18 @@ class Poller:
 
     def _add_jobs(self, targets: Iterable[Target]) -> None:
         now = datetime.now(UTC)
+        jobs = sum(1 for t in self.state.targets for e in Endpoint if e.interval(t) > 0)
+        spread = first_run_spread(jobs, self.start_spread)
         for target in targets:
             for endpoint in Endpoint:
                 interval = endpoint.interval(target)
                 if interval <= 0:
                     continue
                 job_id = f"{target.name}/{endpoint.value}"
+                first = now + timedelta(seconds=start_offset(job_id, interval, spread))
                 self.scheduler.add_job(
                     self.poll,
-                    "interval",
-                    seconds=interval,
+                    PhasedInterval(interval, phase(job_id, interval), first),
                     args=(target.name, endpoint),
                     id=job_id,
                     name=job_id,
@@ -123,8 +116,6 @@ class Poller:
                     # A run that starts late is still worth doing; a run later than a whole
                     # interval is replaced by the next one.
                     misfire_grace_time=max(1, int(interval)),
-                    next_run_time=now
-                    + timedelta(seconds=start_offset(job_id, interval, self.start_spread)),
                     replace_existing=True,
                 )
 

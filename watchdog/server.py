@@ -31,12 +31,13 @@ from watchdog.exposition import Exposition
 from watchdog.lag import LagCollector
 from watchdog.log import Redactor, get_logger
 from watchdog.page import render_page
-from watchdog.scheduler import MAX_START_SPREAD, ClientFactory, Poller
+from watchdog.scheduler import ClientFactory, Poller
 from watchdog.settings import Settings
 from watchdog.sharding import select_shard
 from watchdog.state import Change, State
 from watchdog.status import VerdictLog, probe_live, probe_ready, status
 from watchdog.targets import Target
+from watchdog.trigger import MAX_START_SPREAD
 
 if TYPE_CHECKING:
     from watchdog.reload import Reloader

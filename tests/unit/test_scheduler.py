@@ -10,12 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from watchdog.lag import LagCollector, LagRecorder
 from watchdog.results import Endpoint, PollResult
-from watchdog.scheduler import (
-    MAX_START_SPREAD,
-    Poller,
-    backoff_seconds,
-    start_offset,
-)
+from watchdog.scheduler import Poller, backoff_seconds
 from watchdog.sharding import in_shard, select_shard
 from watchdog.state import Change, State
 from watchdog.targets import Target
@@ -87,15 +82,6 @@ def make_poller(
 def test_backoff_doubles_and_is_capped() -> None:
     """After n consecutive 429s the extra wait is (2^(n-1) - 1) intervals, capped at 7."""
     assert [backoff_seconds(10, n) for n in range(6)] == [0, 0, 10, 30, 70, 70]
-
-
-def test_start_offsets_are_stable_and_spread() -> None:
-    """First runs spread over at most MAX_START_SPREAD and are the same in every process."""
-    offsets = {start_offset(f"t{i}/health", 15) for i in range(50)}
-    assert all(0 <= o < MAX_START_SPREAD for o in offsets)
-    assert len(offsets) > 25
-    assert start_offset("prod/health", 15) == start_offset("prod/health", 15)
-    assert start_offset("x/health", 0.5) < 0.5
 
 
 def test_poll_records_and_notifies() -> None:
@@ -185,7 +171,7 @@ def test_jobs_per_target_and_endpoint_with_limits() -> None:
         poller.start()
         try:
             return {
-                job.id: (job.trigger.interval.total_seconds(), job.max_instances, job.coalesce)
+                job.id: (job.trigger.interval, job.max_instances, job.coalesce)
                 for job in poller.scheduler.get_jobs()
             }
         finally:
