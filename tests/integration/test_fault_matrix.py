@@ -286,7 +286,11 @@ class Observer:
         samples = parse(self.client.get("/metrics").text) if scrape else {}
         for target, endpoint in self.healthy():
             age = status[target][endpoint]["last_success_age_seconds"]
-            if age is None or age > INTERVALS[endpoint] + LATE_TOLERANCE:
+            interval = INTERVALS[endpoint]
+            # After the quick first run a job moves to its phase: the second run comes one to
+            # two intervals later (`watchdog/trigger.py`); from then on, every interval.
+            settling = at - self.started < 3 * interval
+            if age is None or age > interval * (2 if settling else 1) + LATE_TOLERANCE:
                 self.late.append(
                     f"{target}/{endpoint} at +{at - self.started:.1f}s: last success "
                     f"{'never' if age is None else f'{age:.1f}s ago'}"
