@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
 import json
 import os
 import socket
 import ssl
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 from structlog.testing import capture_logs
@@ -867,3 +870,26 @@ def test_token_renewal_threshold_is_a_quarter_of_the_lifetime() -> None:
     assert token.needs_renewal(75.1)
     assert token.needs_renewal(200.0)
     assert not BearerToken("t", 0.0, None).needs_renewal(10**9)
+
+
+def test_httpcore_finds_sniffio_without_searching_the_import_path() -> None:
+    """httpcore imports sniffio for every connection lock; without it installed each attempt
+    searched sys.path again (12 % of the CPU at 2,000 targets)."""
+    searched: list[str] = []
+
+    class Spy(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+            if fullname == "sniffio":
+                searched.append(fullname)
+
+    async def three_times() -> None:
+        for _ in range(3):
+            assert httpcore._synchronization.current_async_library() == "asyncio"
+
+    spy = Spy()
+    sys.meta_path.insert(0, spy)
+    try:
+        asyncio.run(three_times())
+    finally:
+        sys.meta_path.remove(spy)
+    assert searched == []
