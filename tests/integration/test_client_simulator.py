@@ -288,3 +288,35 @@ async def test_connection_closed_mid_answer_is_protocol() -> None:
     async with serving(hang_up) as url, ApiClient(target(url)) as c:
         result = await c.poll(Endpoint.HEALTH)
     assert result.reason == "protocol"
+
+
+async def test_idle_connections_are_dropped_before_the_server_drops_them() -> None:
+    """Polls in quick succession share a connection; one 2.5 s later opens a new one, so a
+    server that closes idle connections after 5 s (uvicorn) never gets a request on a
+    connection it is closing at that moment ("Server disconnected", a false failure)."""
+    connections: list[int] = []
+    body = b'{"health": {"gateway_status": "connected"}, "meta": {"version": "v2.45.1"}}'
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(0)
+        try:
+            while True:  # keep-alive, until the client leaves or 10 s of quiet
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+                connections[-1] += 1
+                head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                head += f"Content-Length: {len(body)}\r\n\r\n"
+                writer.write(head.encode() + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, ApiClient(target(f"http://127.0.0.1:{port}")) as client:
+        first = await client.poll(Endpoint.HEALTH)
+        second = await client.poll(Endpoint.HEALTH)
+        # Half of uvicorn's 5 s idle timeout: by then the client must have let go.
+        await asyncio.sleep(2.5)
+        third = await client.poll(Endpoint.HEALTH)
+    assert [r.reason for r in (first, second, third)] == [None, None, None]
+    assert connections == [2, 1]
