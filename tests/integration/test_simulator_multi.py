@@ -72,3 +72,29 @@ def test_simulate_command_serves_many_deployments() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_arrivals_tell_when_each_request_arrived() -> None:
+    """`/_sim/arrivals?since=T` lists the requests after T, oldest first, admin calls aside."""
+    deployments = {f"wa-{i}": Deployment(SimulatorConfig(api_key=KEY, seed=i)) for i in range(2)}
+    headers = {"Authorization": f"Apikey {KEY}"}
+    with MultiSimulatorServer(deployments) as server:
+        httpx.get(server.target_url("wa-0") + "/v1/health", headers=headers)
+        middle = time.time()
+        httpx.get(server.target_url("wa-1") + "/metrics", headers=headers)
+        httpx.get(server.target_url("wa-0") + "/v1/nope", headers=headers)  # a 404 arrives too
+        httpx.post(server.target_url("wa-1") + "/_sim/scenario", json={"scenario": "healthy"})
+        after = time.time()
+        everything = httpx.get(server.url + "/_sim/arrivals").json()
+        recent = httpx.get(server.url + "/_sim/arrivals", params={"since": middle}).json()
+        refused = httpx.get(server.url + "/_sim/arrivals", params={"since": "yesterday"})
+    assert [path for _, path in everything["arrivals"]] == [
+        "/wa-0/v1/health", "/wa-1/metrics", "/wa-0/v1/nope",
+    ]  # fmt: skip
+    assert everything["served"] == 3
+    assert [path for _, path in recent["arrivals"]] == ["/wa-1/metrics", "/wa-0/v1/nope"]
+    times = [at for at, _ in everything["arrivals"]]
+    assert times == sorted(times)
+    assert middle < times[1]
+    assert times[-1] <= after
+    assert refused.status_code == 400

@@ -24,9 +24,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchdog.simulator.arrivals import ArrivalLog, RecordArrivals
 from watchdog.simulator.auth import KeyScope, expires_after_text
 from watchdog.simulator.deployment import Deployment, Families
 from watchdog.simulator.errors import (
@@ -332,7 +333,12 @@ def create_multi_app(deployments: Mapping[str, Deployment]) -> Starlette:
 
     `/<name>/v1/health`, `/<name>/metrics`, `/<name>/_sim/scenario`, ...: a watchdog target's
     URL may carry a path prefix, so one simulator can stand in for thousands of deployments
-    (scale tests and benchmarks) without a port or a process each.
+    (scale tests and benchmarks) without a port or a process each. `/_sim/arrivals` tells when
+    each request arrived (`watchdog.simulator.arrivals`).
     """
-    routes = [Mount(f"/{name}", app=create_app(d)) for name, d in deployments.items()]
-    return Starlette(routes=routes)
+    log = ArrivalLog()
+    routes: list[BaseRoute] = [Route("/_sim/arrivals", log.endpoint, methods=["GET"])]
+    routes += [Mount(f"/{name}", app=create_app(d)) for name, d in deployments.items()]
+    app = Starlette(routes=routes)
+    app.add_middleware(RecordArrivals, log=log)
+    return app
