@@ -26,11 +26,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)  ## the benchmarks in benchmarks/ but scale.py (7 min alone), each printing its table (about 8 minutes)
-	$(BIN)/python benchmarks/scrape_cost.py
-	$(BIN)/python benchmarks/load.py
-	$(BIN)/python benchmarks/probe_fanout.py
-	$(BIN)/python benchmarks/alert_latency.py
+bench: $(STAMP)  ## every benchmark in benchmarks/ but cpu_profile.py, then one table of every figure (about 13 minutes)
+	$(BIN)/python benchmarks/run_all.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from report import figure
 
 KEY = "load-benchmark-key-0123"
 
@@ -166,6 +167,15 @@ def main() -> int:
     if quiet.lag_p99_bound:
         ratio = loaded.lag_p99_bound / quiet.lag_p99_bound
         print(f"\nlag p99 bound, loaded / quiet: {ratio:.1f}x")
+    where = f"{args.clients} clients on /metrics and /probe, {args.targets} targets"
+    figure(
+        "load.py", f"errors, {where}", f"{loaded.errors} of {loaded.requests}", "0",
+        loaded.errors == 0,
+    )  # fmt: skip
+    figure(
+        "load.py", f"polls > 250 ms late, {where} (quiet: {quiet.late_polls:.0f})",
+        f"{loaded.late_polls:.0f} of {loaded.polls:.0f}", "0", loaded.late_polls == 0,
+    )  # fmt: skip
     return 0
 
 

@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+from report import figure
 
 from watchdog.log import configure_logging
 from watchdog.server import build_watchdog, create_app
@@ -209,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             after = health_calls(direct_api), health_calls(watched_api)
     direct_calls, via_calls = after[0] - before[0], after[1] - before[1]
     print(table(args, direct, via, direct_calls, via_calls))
+    figure(
+        "probe_fanout.py",
+        f"health calls at the API, {args.clients} probing clients direct / via the watchdog",
+        f"{direct_calls / via_calls:.1f}x ({direct_calls} / {via_calls})" if via_calls else "n/a",
+    )
     return 0
 
 

@@ -1,0 +1,111 @@
+"""Every benchmark in one go (`make bench`), then one table of every headline figure.
+
+`memory.py` runs in the background from the start: its 10-minute soak mostly waits (100 targets
+take a few % of a core), and run alone it would leave no time for the rest within 15 minutes.
+The others run one after the other, each printing its own tables as it goes; their `FIGURE`
+lines (`benchmarks/report.py`) are gathered into the summary at the end. A script that fails
+is reported and the others still run; the exit status is 1 if any failed. A goal that is not
+met is a measurement, not a failure.
+
+    .venv/bin/python benchmarks/run_all.py [--only scale.py,load.py]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from report import TABLE_HEAD, Figure, parse
+
+HERE = Path(__file__).resolve().parent
+BACKGROUND = ("memory.py", [])
+# Longest first, so a failure in a long one shows early; alert_latency with 5 incidents (its
+# README figures use 10) keeps the whole run under 15 minutes.
+SEQUENCE: list[tuple[str, list[str]]] = [
+    ("scale.py", []),
+    ("alert_latency.py", ["--incidents", "5"]),
+    ("scrape_cost.py", []),
+    ("load.py", []),
+    ("probe_fanout.py", []),
+]
+
+
+def command(script: str, args: list[str]) -> list[str]:
+    return [sys.executable, str(HERE / script), *args]
+
+
+def run(script: str, args: list[str]) -> tuple[int, list[Figure]]:
+    """Run one script in the foreground, echoing its output; its exit status and figures."""
+    print(f"\n## {script} {' '.join(args)}\n", flush=True)
+    figures = []
+    with subprocess.Popen(  # noqa: S603 - our interpreter, our scripts
+        command(script, args), stdout=subprocess.PIPE, text=True, cwd=HERE.parent
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            found = parse(line)
+            if found is None:
+                print(line, end="", flush=True)
+            else:
+                figures.append(found)
+    return process.returncode, figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated script names to run")
+    args = parser.parse_args()
+    only = {name for name in args.only.split(",") if name}
+    wanted = [(s, a) for s, a in [BACKGROUND, *SEQUENCE] if not only or s in only]
+
+    started = time.monotonic()
+    failed: list[str] = []
+    figures: list[Figure] = []
+    with tempfile.TemporaryFile("w+") as background_out:
+        background = None
+        if BACKGROUND in wanted:
+            script, script_args = BACKGROUND
+            print(f"## {script} started in the background; its output comes at the end")
+            background = subprocess.Popen(  # noqa: S603
+                command(script, script_args),
+                stdout=background_out, stderr=subprocess.STDOUT, text=True, cwd=HERE.parent,
+            )  # fmt: skip
+        for script, script_args in wanted:
+            if (script, script_args) == BACKGROUND:
+                continue
+            status, found = run(script, script_args)
+            figures += found
+            if status != 0:
+                failed.append(f"{script} (exit {status})")
+        if background is not None:
+            status = background.wait()
+            background_out.seek(0)
+            print(f"\n## {BACKGROUND[0]} (ran in the background)\n")
+            for line in background_out:
+                found = parse(line)
+                if found is None:
+                    print(line, end="")
+                else:
+                    figures.append(found)
+            if status != 0:
+                failed.append(f"{BACKGROUND[0]} (exit {status})")
+
+    minutes = (time.monotonic() - started) / 60
+    print(f"\n## Every figure ({minutes:.1f} minutes in all)\n")
+    print(TABLE_HEAD)
+    for one in figures:
+        print(one.row())
+    missed = [f for f in figures if f.met is False]
+    print(f"\n{len(figures)} figures; {len(missed)} goals not met.")
+    if failed:
+        print("FAILED: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
