@@ -18,6 +18,7 @@ from typing import TextIO
 import yaml
 
 from watchdog.access import protect
+from watchdog.allocator import tune_allocator
 from watchdog.check import check_once, exit_code, render_table
 from watchdog.demo import DEMO_KEY, DEMO_PASSWORD, run_demo
 from watchdog.durations import parse_duration
@@ -163,6 +164,7 @@ def cmd_run(environ: Mapping[str, str], err: TextIO) -> int:
             variable = "WATCHDOG_TLS_CERT_FILE" if exc.file == "cert" else "WATCHDOG_TLS_KEY_FILE"
             print(f"configuration error: {variable}: {exc}", file=err)
             return EXIT_CONFIG
+    tune_allocator()  # a long-running daemon: keep its RSS flat (watchdog/allocator.py)
     watchdog = build_watchdog(settings, redactor=redactor)
     try:
         sock = bind(settings.listen_host, settings.listen_port)
