@@ -8,6 +8,7 @@ only `/probe/...` does.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -46,8 +47,10 @@ log = get_logger(__name__)
 
 
 # Time-based alert transitions (a `for` elapsing, hysteresis ending) are checked this often
-# even when no poll arrives; detection itself happens right after each poll.
+# even when no poll arrives; detection itself happens right after each poll. Each target once
+# per period, in slices spread over it (`AlertEngine.tick`).
 ALERT_TICK_SECONDS = 5.0
+ALERT_TICK_SLICES = 5
 
 
 @dataclass
@@ -144,10 +147,12 @@ def create_app(watchdog: Watchdog, *, reloader: Reloader | None = None) -> Starl
             await sink.start()
         watchdog.poller.start()
 
-        async def tick() -> None:
-            watchdog.engine.tick()
+        slices = itertools.cycle(range(ALERT_TICK_SLICES))
 
-        watchdog.poller.every(ALERT_TICK_SECONDS, tick, "alert-tick")
+        async def tick() -> None:
+            watchdog.engine.tick(next(slices), ALERT_TICK_SLICES)
+
+        watchdog.poller.every(ALERT_TICK_SECONDS / ALERT_TICK_SLICES, tick, "alert-tick")
         if reloader is not None:
             reloader.install()
         log.info("watchdog_started", targets=[t.name for t in state.targets])

@@ -432,3 +432,25 @@ def test_alerts_of_many_targets_stay_apart_and_resolved_ones_expire_oldest_first
     assert resolved == ["t0", "t2"]
     assert names(sent).count(("WhatsAppOverloaded", "resolved")) == 3
     assert engine.counts()[("WhatsAppOverloaded", "critical", "firing")] == 0
+
+
+def test_ticks_in_slices_evaluate_every_target_once_per_round() -> None:
+    """`tick(part, parts)` over all parts evaluates each target exactly once."""
+    clock = Clock()
+    targets = [Target(name=f"t{i}", url=f"http://t{i}.test") for i in range(50)]
+    evaluated: list[str] = []
+
+    class Counting(AlertEngine):
+        def evaluate(self, target_name: str, now: float | None = None) -> list[Alert]:
+            evaluated.append(target_name)
+            return []
+
+    engine = Counting(State(targets, clock=clock), lambda _: None, clock=clock)
+    for part in range(5):
+        before = len(evaluated)
+        engine.tick(part, 5)
+        assert 0 < len(evaluated) - before < 50  # a slice, not everything
+    assert sorted(evaluated) == sorted(t.name for t in targets)
+    evaluated.clear()
+    engine.tick()
+    assert sorted(evaluated) == sorted(t.name for t in targets)

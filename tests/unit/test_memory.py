@@ -1,0 +1,86 @@
+"""The daemon's memory policy: glibc's thresholds fixed, full collections on a schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import gc
+import platform
+import weakref
+
+from watchdog.memory import MMAP_THRESHOLD, collect_on_schedule, full_collection, tune_allocator
+
+# glibc's `struct mallinfo2`, every field a size_t.
+FIELDS = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+          "fordblks", "keepcost")  # fmt: skip
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in FIELDS]
+
+
+def mmapped_blocks() -> int:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.mallinfo2.restype = MallInfo2
+    return int(libc.mallinfo2().hblks)
+
+
+def test_large_buffers_stay_mmapped_after_a_large_free() -> None:
+    """Without the fixed threshold, freeing a 4 MB buffer moves glibc's threshold up to 4 MB
+    and the next 2 MB buffer comes from the heap; with it, every such buffer is mmapped."""
+    if platform.libc_ver()[0] != "glibc":
+        assert not tune_allocator()  # nothing to tune, and no error
+        return
+    assert tune_allocator()
+    big = bytearray(4 * 1024 * 1024)
+    del big  # the free that would raise a dynamic threshold
+    before = mmapped_blocks()
+    buffer = bytearray(2 * 1024 * 1024)
+    assert mmapped_blocks() == before + 1
+    small = bytearray(MMAP_THRESHOLD // 2)
+    assert mmapped_blocks() == before + 1
+    del buffer, small
+    assert mmapped_blocks() == before
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.jobs: list[tuple[float, str]] = []
+
+    def every(self, seconds: float, job: object, job_id: str) -> None:
+        self.jobs.append((seconds, job_id))
+
+
+def test_full_collections_run_on_schedule_only() -> None:
+    """CPython keeps collecting the young generations; the full collection becomes a job."""
+    before = gc.get_threshold()
+    poller = Recorder()
+    try:
+        collect_on_schedule(poller, seconds=90)
+        young, middle, full = gc.get_threshold()
+        assert (young, middle) == before[:2]
+        assert full >= 2**30
+        assert poller.jobs == [(90, "gc-full-collection")]
+
+        # Enough survivors that CPython would start a full collection (a quarter of the old
+        # generation, after ten middle ones) were it still its job.
+        collections = gc.get_stats()[2]["collections"]
+        kept = [[] for _ in range(len(gc.get_objects()))]
+        assert gc.get_stats()[2]["collections"] == collections
+        del kept
+
+        class Cycle:
+            def __init__(self) -> None:
+                self.me = self
+
+        cycle = Cycle()
+        gc.collect(1)  # promoted to the oldest generation, where only a full collection looks
+        probe = weakref.ref(cycle)
+        del cycle
+        gc.collect(1)
+        assert probe() is not None
+        asyncio.run(full_collection())
+        assert probe() is None
+    finally:
+        gc.set_threshold(*before)
