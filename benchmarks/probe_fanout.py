@@ -210,10 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             after = health_calls(direct_api), health_calls(watched_api)
     direct_calls, via_calls = after[0] - before[0], after[1] - before[1]
     print(table(args, direct, via, direct_calls, via_calls))
+    direct_total, via_total = sum(direct_calls.values()), sum(via_calls.values())
     figure(
         "probe_fanout.py",
         f"health calls at the API, {args.clients} probing clients direct / via the watchdog",
-        f"{direct_calls / via_calls:.1f}x ({direct_calls} / {via_calls})" if via_calls else "n/a",
+        f"{direct_total / via_total:.1f}x ({direct_total} / {via_total})" if via_total else "n/a",
     )
     return 0
 

@@ -13,6 +13,7 @@ met is a measurement, not a failure.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,10 @@ SEQUENCE: list[tuple[str, list[str]]] = [
 ]
 
 
+# Unbuffered, so each script's lines show as they come, not when its pipe's buffer fills.
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
 def command(script: str, args: list[str]) -> list[str]:
     return [sys.executable, str(HERE / script), *args]
 
@@ -42,8 +47,9 @@ def run(script: str, args: list[str]) -> tuple[int, list[Figure]]:
     """Run one script in the foreground, echoing its output; its exit status and figures."""
     print(f"\n## {script} {' '.join(args)}\n", flush=True)
     figures = []
+    started = time.monotonic()
     with subprocess.Popen(  # noqa: S603 - our interpreter, our scripts
-        command(script, args), stdout=subprocess.PIPE, text=True, cwd=HERE.parent
+        command(script, args), stdout=subprocess.PIPE, text=True, cwd=HERE.parent, env=ENV
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
@@ -52,6 +58,7 @@ def run(script: str, args: list[str]) -> tuple[int, list[Figure]]:
                 print(line, end="", flush=True)
             else:
                 figures.append(found)
+    print(f"\n({script}: {(time.monotonic() - started) / 60:.1f} minutes)", flush=True)
     return process.returncode, figures
 
 
@@ -73,6 +80,7 @@ def main() -> int:
             background = subprocess.Popen(  # noqa: S603
                 command(script, script_args),
                 stdout=background_out, stderr=subprocess.STDOUT, text=True, cwd=HERE.parent,
+                env=ENV,
             )  # fmt: skip
         for script, script_args in wanted:
             if (script, script_args) == BACKGROUND:

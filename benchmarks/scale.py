@@ -294,7 +294,10 @@ def incidents(
 def main() -> int:  # noqa: PLR0915 - one linear measurement script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=2000)
-    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument(
+        "--duration", type=float, default=120.0,
+        help="the window: two minutes hold one scheduled full garbage collection (watchdog/memory.py)",
+    )  # fmt: skip
     parser.add_argument(
         "--warmup", type=float, default=120.0,
         help="two stats_app intervals: a job's second run comes one to two intervals after its "
