@@ -296,7 +296,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
     parser.add_argument("--targets", type=int, default=2000)
     parser.add_argument(
         "--duration", type=float, default=120.0,
-        help="the window: two minutes hold one scheduled full garbage collection (watchdog/memory.py)",
+        help="the window: two minutes hold one scheduled full collection (watchdog/memory.py)",
     )  # fmt: skip
     parser.add_argument(
         "--warmup", type=float, default=120.0,
