@@ -36,6 +36,7 @@ __all__ = [
     "FULL_COLLECTION_SECONDS",
     "MMAP_THRESHOLD",
     "collect_on_schedule",
+    "defer_full_collections",
     "full_collection",
     "tune_allocator",
 ]
@@ -83,10 +84,15 @@ async def full_collection() -> None:
     log.debug("gc_full_collection", freed=freed, seconds=round(time.perf_counter() - started, 3))
 
 
-def collect_on_schedule(poller: Housekeeping, seconds: float = FULL_COLLECTION_SECONDS) -> None:
-    """Leave full collections to a housekeeping job every `seconds` instead of CPython."""
+def defer_full_collections() -> None:
+    """CPython stops starting full collections; young ones go on as before."""
     # The young generations keep CPython's thresholds: collected more rarely they grow, and
     # each of their collections pauses longer (300 ms with 20,000 instead of 700).
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, _NEVER)
+
+
+def collect_on_schedule(poller: Housekeeping, seconds: float = FULL_COLLECTION_SECONDS) -> None:
+    """Leave full collections to a housekeeping job every `seconds` instead of CPython."""
+    defer_full_collections()
     poller.every(seconds, full_collection, "gc-full-collection")
