@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import sys
@@ -225,10 +224,6 @@ def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             f"wa-{i}": Deployment(replace(config, seed=args.seed + i))
             for i in range(args.deployments)
         }
-        # Thousands of deployments are a few hundred thousand objects that live as long as
-        # the process: out of the collector's way, or every full collection walks them all
-        # (pauses of 200 ms and more at 2,000 deployments, seen as late polls by benchmarks).
-        gc.freeze()
         log.info(
             "simulator_starting",
             urls=f"{url}/wa-0 ... {url}/wa-{args.deployments - 1}",
