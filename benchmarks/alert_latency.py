@@ -26,7 +26,6 @@ import argparse
 import math
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from processes import answers, free_port
 from report import figure
 
 from watchdog.config_types import MIN_HEALTH_INTERVAL
@@ -57,12 +57,6 @@ ALERTNAME = "WhatsAppOverloaded"
 POLL_EVERY = 0.05  # how often Alertmanager's API is asked (seconds)
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 NULL_CONFIG = "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -106,13 +100,6 @@ def alertmanager(workdir: Path) -> Iterator[str]:
 def epoch(text: str) -> float:
     """An RFC 3339 time as Alertmanager writes it (`2026-11-25T10:00:00.123Z`)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float, every: float = 0.05) -> float:

@@ -59,7 +59,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -68,10 +67,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from processes import (
+    answers,
+    cpu_seconds,
+    free_port,
+    simulator_targets,
+    start_simulator,
+    stop,
+    wait_port,
+)
 
 KEY = "profile-benchmark-key-0123"
-TICK = os.sysconf("SC_CLK_TCK")
 # `name (path:line)`, or `name (path)` when py-spy was asked for --nolineno.
 FRAME = re.compile(r"^(?P<name>.*) \((?P<path>.*?)(?::\d+)?\)$")
 STDLIB = re.compile(r"/lib/python\d+\.\d+/")
@@ -89,37 +95,6 @@ HTTP_CLIENT = ("httpx/", "httpcore/", "h11/", "anyio/")
 # another thread's.
 MAIN_ROOT = "_run_module_as_main"
 ROOTS = (MAIN_ROOT, "Thread._bootstrap")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def wait_port(port: int, timeout: float) -> float | None:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return time.monotonic() - started
-        except OSError:
-            time.sleep(0.2)
-    return None
-
-
-def ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def find_py_spy() -> str | None:
@@ -257,17 +232,6 @@ def print_tables(profile: Profile, top: int) -> None:
         print(f"| {name} | {pct(count, total)} | {count} |")
 
 
-def stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -334,11 +298,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
         raw_path = args.raw or Path(tmp) / "stacks.txt"
         spy_log, watchdog_log = Path(tmp) / "py-spy.log", Path(tmp) / "watchdog.log"
         try:
-            simulator = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [sys.executable, "-m", "watchdog", "simulate", "--port", str(sim_port),
-                 "--deployments", str(args.targets), "--log-level", "warning"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+            simulator = start_simulator(sim_port, args.targets, env)
             if pin:
                 os.sched_setaffinity(simulator.pid, {sim_core})
             sim_startup = wait_port(sim_port, args.startup_timeout)
@@ -348,9 +308,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
                 return 1
             print(f"simulator: {args.targets} deployments listening after {sim_startup:.1f} s")
 
-            targets = ",".join(
-                f"wa-{i}=http://127.0.0.1:{sim_port}/wa-{i}" for i in range(args.targets)
-            )
+            targets = simulator_targets(sim_port, args.targets)
             wd_env = {
                 **env,
                 "WATCHDOG_TARGETS": targets,
@@ -369,7 +327,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
             ready_after = None
             if not args.startup:
                 while ready_after is None and watchdog.poll() is None:
-                    if ready(readyz):
+                    if answers(readyz):
                         ready_after = time.monotonic() - started
                     elif time.monotonic() - started > args.startup_timeout:
                         break
@@ -404,7 +362,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
             while spy.poll() is None and time.monotonic() < deadline:
                 # In --startup mode the readiness is what tells start-up from the first polls in
                 # the profile; one GET a second is noise next to the polling.
-                if args.startup and ready_after is None and ready(readyz):
+                if args.startup and ready_after is None and answers(readyz):
                     ready_after = time.monotonic() - started
                 time.sleep(1.0 if args.startup and ready_after is None else 0.2)
             if spy.poll() is None:

@@ -17,35 +17,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
 import httpx
+from processes import free_port, simulator_targets, start_simulator, wait_ready
 from prometheus_client.parser import text_string_to_metric_families
 from report import figure
 
 KEY = "load-benchmark-key-0123"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} not ready after {timeout:.0f}s")
 
 
 def lag_buckets(base: str) -> dict[float, float]:
@@ -121,12 +103,8 @@ def main() -> int:
 
     sim_port, watchdog_port = free_port(), free_port()
     env = {**os.environ, "WA_API_KEY": KEY, "WATCHDOG_LOG_LEVEL": "warning"}
-    simulator = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "watchdog", "simulate", "--port", str(sim_port),
-         "--deployments", str(args.targets), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    targets = ",".join(f"wa-{i}=http://127.0.0.1:{sim_port}/wa-{i}" for i in range(args.targets))
+    simulator = start_simulator(sim_port, args.targets, env)
+    targets = simulator_targets(sim_port, args.targets)
     watchdog = subprocess.Popen(
         [sys.executable, "-m", "watchdog", "run"],
         env={**env, "WATCHDOG_TARGETS": targets, "WATCHDOG_LISTEN": f"127.0.0.1:{watchdog_port}"},
@@ -134,7 +112,8 @@ def main() -> int:
     )  # fmt: skip
     base = f"http://127.0.0.1:{watchdog_port}"
     try:
-        wait_ready(base + "/readyz")
+        if wait_ready(base + "/readyz", 60.0, watchdog) is None:
+            raise SystemExit("the watchdog did not get ready within 60 s")
         phases = []
         for name, clients in (("quiet (baseline)", 0), (f"{args.clients} clients", args.clients)):
             phase = Phase(name)

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -51,6 +50,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+from processes import free_port, start_simulator, stop, wait_port, wait_ready
 from report import figure
 
 SCRIPT = "memory.py"
@@ -59,35 +59,6 @@ RSS_GOAL_MB = 80.0
 GROWTH_GOAL = 5.0  # percent
 # Expected polls per target and second at the default intervals (health, metrics, stats_app).
 POLLS_PER_TARGET_S = 1 / 15 + 1 / 30 + 1 / 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float) -> float | None:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return time.monotonic() - started
-        except OSError:
-            time.sleep(0.2)
-    return None
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> float | None:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout and process.poll() is None:
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    return None
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -200,17 +171,6 @@ def start_watchdog(
     return process, f"http://127.0.0.1:{port}"
 
 
-def stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def soak_label(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds / 60:g}-min"
@@ -238,12 +198,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
     probe_names = sorted({names[0], names[len(names) // 2], names[-1]}, key=names.index)
     sim_port = free_port()
     env = {**os.environ, "WA_API_KEY": KEY, "WATCHDOG_LOG_LEVEL": "warning"}
-    simulator = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "watchdog", "simulate", "--port", str(sim_port),
-         "--deployments", str(args.targets), "--topology", args.topology,
-         "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    simulator = start_simulator(sim_port, args.targets, env, "--topology", args.topology)
     watchdog: subprocess.Popen[bytes] | None = None
     single: subprocess.Popen[bytes] | None = None
     clients: Clients | None = None
@@ -261,7 +216,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
         watchdog, base = start_watchdog(env, sim_port, names)
         for process, url, what in ((single, single_base, "1 target"),
                                    (watchdog, base, f"{args.targets} targets")):  # fmt: skip
-            ready = wait_ready(url + "/readyz", process, args.startup_timeout)
+            ready = wait_ready(url + "/readyz", args.startup_timeout, process)
             if ready is None:
                 print(f"watchdog ({what}) not ready after {args.startup_timeout:.0f} s")
                 return 1

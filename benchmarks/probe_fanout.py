@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+from processes import wait_ready
 from report import figure
 
 from watchdog.log import configure_logging
@@ -109,15 +110,6 @@ async def run_clients(
     return direct, via
 
 
-def wait_ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=5) as client:
-        while client.get(url + "/readyz").status_code != 200:
-            if time.monotonic() > deadline:
-                raise SystemExit("the watchdog did not become ready")
-            time.sleep(0.1)
-
-
 def table(
     args: argparse.Namespace,
     direct: Probes,
@@ -195,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         watchdog = build_watchdog(settings)
         with BackgroundServer(create_app(watchdog), lifespan="on", name="wa-watchdog") as server:
-            wait_ready(server.url)
+            if wait_ready(server.url + "/readyz", 30.0) is None:
+                raise SystemExit("the watchdog did not become ready")
             print(f"measuring for {args.duration:g} s ...", file=sys.stderr)
             before = health_calls(direct_api), health_calls(watched_api)
             direct, via = asyncio.run(

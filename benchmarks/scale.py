@@ -35,7 +35,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -45,6 +44,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+from processes import (
+    cpu_seconds,
+    free_port,
+    simulator_targets,
+    start_simulator,
+    wait_port,
+    wait_ready,
+)
 from report import figure
 
 from watchdog.client import KEEPALIVE_EXPIRY
@@ -56,45 +63,8 @@ ENDPOINT_NAMES = {"/v1/health": "health", "/metrics": "metrics", "/v1/stats/app"
 LAG_GOAL = 0.25
 DETECTION_SLACK = 1.0  # goal: a 503 alerted within a health interval + this
 CPU_RATIO_GOAL = 1.5
-TICK = os.sysconf("SC_CLK_TCK")
 # A due time this close to the window's end is not judged missed: its request may come after.
 MISS_MARGIN = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def wait_port(port: int, timeout: float) -> float | None:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return time.monotonic() - started
-        except OSError:
-            time.sleep(0.2)
-    return None
-
-
-def wait_ready(url: str, timeout: float) -> float | None:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    return None
 
 
 def scrape(base: str) -> float:
@@ -326,11 +296,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
     poller_core, sim_core = cores[0], cores[-1]
     sim_port, watchdog_port = free_port(), free_port()
     env = {**os.environ, "WA_API_KEY": KEY, "WATCHDOG_LOG_LEVEL": "warning"}
-    simulator = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "watchdog", "simulate", "--port", str(sim_port),
-         "--deployments", str(args.targets), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    simulator = start_simulator(sim_port, args.targets, env)
     os.sched_setaffinity(simulator.pid, {sim_core})
     watchdog = None
     try:
@@ -341,9 +307,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
             return 1
         print(f"simulator: {args.targets} deployments listening after {sim_startup:.1f} s")
 
-        targets = ",".join(
-            f"wa-{i}=http://127.0.0.1:{sim_port}/wa-{i}" for i in range(args.targets)
-        )
+        targets = simulator_targets(sim_port, args.targets)
         receiver = Receiver()
         wd_env = {
             **env,
