@@ -66,7 +66,7 @@ def test_full_collections_run_on_schedule_only() -> None:
         # Enough survivors that CPython would start a full collection (a quarter of the old
         # generation, after ten middle ones) were it still its job.
         collections = gc.get_stats()[2]["collections"]
-        kept = [[] for _ in range(len(gc.get_objects()))]
+        kept: list[list[int]] = [[] for _ in range(len(gc.get_objects()))]
         assert gc.get_stats()[2]["collections"] == collections
         del kept
 
