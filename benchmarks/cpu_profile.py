@@ -74,7 +74,7 @@ from processes import (
     simulator_targets,
     start_simulator,
     stop,
-    wait_port,
+    wait_simulator,
 )
 
 KEY = "profile-benchmark-key-0123"
@@ -301,12 +301,9 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
             simulator = start_simulator(sim_port, args.targets, env)
             if pin:
                 os.sched_setaffinity(simulator.pid, {sim_core})
-            sim_startup = wait_port(sim_port, args.startup_timeout)
+            sim_startup = wait_simulator(sim_port, args.targets, args.startup_timeout)
             if sim_startup is None:
-                print(f"simulator with {args.targets} deployments not listening after "
-                      f"{args.startup_timeout:.0f} s; try fewer --targets")  # fmt: skip
                 return 1
-            print(f"simulator: {args.targets} deployments listening after {sim_startup:.1f} s")
 
             targets = simulator_targets(sim_port, args.targets)
             wd_env = {

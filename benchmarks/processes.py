@@ -86,3 +86,14 @@ def start_simulator(
 def simulator_targets(port: int, count: int) -> str:
     """`WATCHDOG_TARGETS` for the first `count` deployments of the simulator on `port`."""
     return ",".join(f"wa-{i}=http://127.0.0.1:{port}/wa-{i}" for i in range(count))
+
+
+def wait_simulator(port: int, deployments: int, timeout: float) -> float | None:
+    """Wait for `start_simulator`'s process, saying how long it took or that it did not come."""
+    took = wait_port(port, timeout)
+    if took is None:
+        print(f"simulator with {deployments} deployments not listening after {timeout:.0f} s; "
+              "try fewer --targets")  # fmt: skip
+    else:
+        print(f"simulator: {deployments} deployments listening after {took:.1f} s")
+    return took

@@ -49,8 +49,8 @@ from processes import (
     free_port,
     simulator_targets,
     start_simulator,
-    wait_port,
     wait_ready,
+    wait_simulator,
 )
 from report import figure
 
@@ -300,12 +300,9 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
     os.sched_setaffinity(simulator.pid, {sim_core})
     watchdog = None
     try:
-        sim_startup = wait_port(sim_port, args.startup_timeout)
+        sim_startup = wait_simulator(sim_port, args.targets, args.startup_timeout)
         if sim_startup is None:
-            print(f"simulator with {args.targets} deployments not listening after "
-                  f"{args.startup_timeout:.0f} s; try fewer --targets")  # fmt: skip
             return 1
-        print(f"simulator: {args.targets} deployments listening after {sim_startup:.1f} s")
 
         targets = simulator_targets(sim_port, args.targets)
         receiver = Receiver()
