@@ -4,44 +4,54 @@ Building an `ssl.SSLContext` that trusts the system's (certifi's) CA bundle take
 CPU and 0.8 MB of memory, and httpx builds one per `AsyncClient` unless it is handed one. With
 one client per target that was a third of the watchdog's CPU in its first minute at 2,000
 targets, and most of its memory at 100 (`benchmarks/README.md`). A context is safe to share
-between connections, so every target with the same TLS settings gets the same one.
+between connections, so the clients made by one factory (`watchdog.server.api_clients`) share
+one `TlsContexts`, and every target with the same TLS settings gets the same context.
 
 Not to be confused with `watchdog.tls`, the HTTPS of the watchdog's own endpoints.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import ssl
 from pathlib import Path
 
 import httpx
 
-__all__ = ["api_tls_context"]
+__all__ = ["TlsContexts"]
+
+# (insecure, CA file, what stat says of the CA file)
+_Key = tuple[bool, str | None, tuple[int, int, int, int] | None]
 
 
-def api_tls_context(*, insecure: bool, ca_file: Path | None) -> ssl.SSLContext:
-    """The shared context for these settings; raises `OSError`/`ssl.SSLError`/`ValueError`
-    when `ca_file` cannot be used.
+class TlsContexts:
+    """The client contexts built so far, one per set of TLS settings."""
 
-    A CA file is identified by its path and what `stat` says of it, so a bundle replaced on
-    disk gives a new context to the clients created after the change (at a reload).
-    """
-    if insecure:
-        return _context(insecure=True, ca_file=None, identity=None)
-    if ca_file is None:
-        return _context(insecure=False, ca_file=None, identity=None)
-    st = os.stat(ca_file)
-    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    return _context(insecure=False, ca_file=str(ca_file), identity=identity)
+    def __init__(self) -> None:
+        self._built: dict[_Key, ssl.SSLContext] = {}
+
+    def context(self, *, insecure: bool, ca_file: Path | None) -> ssl.SSLContext:
+        """The shared context for these settings; raises `OSError`/`ssl.SSLError`/`ValueError`
+        when `ca_file` cannot be used (nothing is kept then, so a mended file is read again).
+
+        A CA file is identified by its path and what `stat` says of it, so a bundle replaced on
+        disk gives a new context to the clients created after the change (at a reload).
+        """
+        key: _Key
+        if insecure:
+            key = (True, None, None)
+        elif ca_file is None:
+            key = (False, None, None)
+        else:
+            st = os.stat(ca_file)
+            key = (False, str(ca_file), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        found = self._built.get(key)
+        if found is None:
+            found = self._built[key] = _build(insecure=insecure, ca_file=key[1])
+        return found
 
 
-@functools.lru_cache(maxsize=32)
-def _context(
-    *, insecure: bool, ca_file: str | None, identity: tuple[int, int, int, int] | None
-) -> ssl.SSLContext:
-    del identity  # part of the cache key only
+def _build(*, insecure: bool, ca_file: str | None) -> ssl.SSLContext:
     if insecure:
         return httpx.create_ssl_context(verify=False)
     if ca_file is None:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import httpx
 
-from watchdog.api_tls import api_tls_context
+from watchdog.api_tls import TlsContexts
 from watchdog.credentials import (
     BearerSession,
     BearerToken,
@@ -103,8 +103,11 @@ class ApiClient:
         clock: Callable[[], float] = time.time,
         redactor: Redactor | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        tls_contexts: TlsContexts | None = None,
     ) -> None:
         self.target = target
+        # Shared by the clients of one factory; a client made alone builds its own.
+        self._tls_contexts = TlsContexts() if tls_contexts is None else tls_contexts
         self.auth_mode: AuthMode = auth_mode
         self._clock = clock
         # A private redactor when none is shared: details are scrubbed either way.
@@ -156,7 +159,7 @@ class ApiClient:
 
     def _tls_verify(self) -> ssl.SSLContext:
         try:
-            return api_tls_context(
+            return self._tls_contexts.context(
                 insecure=self.target.tls_insecure, ca_file=self.target.tls_ca_file
             )
         except (OSError, ssl.SSLError, ValueError) as exc:
@@ -168,7 +171,7 @@ class ApiClient:
             self._setup_failure = _Outcome("tls", detail)
             log.error("tls_ca_file_unusable", target=self.target.name, error=detail)
             # Never used (every poll reports the failure), but the client needs a context.
-            return api_tls_context(insecure=False, ca_file=None)
+            return self._tls_contexts.context(insecure=False, ca_file=None)
 
     async def __aenter__(self) -> ApiClient:
         return self

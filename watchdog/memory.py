@@ -24,8 +24,8 @@ Two settings for `watchdog run`, both process-wide, so the command sets them, no
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
+import platform
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -54,11 +54,11 @@ _NEVER = 2**30
 
 
 def tune_allocator() -> bool:
-    """Fix glibc's mmap and trim thresholds; False where there is no glibc `mallopt`."""
-    name = ctypes.util.find_library("c")
+    """Fix glibc's mmap and trim thresholds; False where the C library is not glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

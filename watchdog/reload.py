@@ -193,9 +193,7 @@ class Reloader:
         if changes.moved:
             state.set_targets(targets)  # back, with fresh state
         fresh = set(changes.added + changes.changed)
-        for target in targets:
-            if target.name in fresh:
-                poller.add_target_jobs(target)
+        poller.add_target_jobs(t for t in targets if t.name in fresh)
 
     # -- SIGHUP -------------------------------------------------------------------------------
 

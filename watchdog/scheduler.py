@@ -96,32 +96,29 @@ class Poller:
 
     def _add_jobs(self, targets: Iterable[Target]) -> None:
         now = datetime.now(UTC)
-        jobs = sum(1 for t in self.state.targets for e in Endpoint if e.interval(t) > 0)
-        spread = first_run_spread(jobs, self.start_spread)
-        for target in targets:
-            for endpoint in Endpoint:
-                interval = endpoint.interval(target)
-                if interval <= 0:
-                    continue
-                job_id = f"{target.name}/{endpoint.value}"
-                first = now + timedelta(seconds=start_offset(job_id, interval, spread))
-                self.scheduler.add_job(
-                    self.poll,
-                    PhasedInterval(interval, phase(job_id, interval), first),
-                    args=(target.name, endpoint),
-                    id=job_id,
-                    name=job_id,
-                    max_instances=1,
-                    coalesce=True,
-                    # A run that starts late is still worth doing; a run later than a whole
-                    # interval is replaced by the next one.
-                    misfire_grace_time=max(1, int(interval)),
-                    replace_existing=True,
-                )
+        jobs = [(t, e, e.interval(t)) for t in targets for e in Endpoint if e.interval(t) > 0]
+        # Sized by the jobs added together: all of them at start, a reload's new ones later.
+        spread = first_run_spread(len(jobs), self.start_spread)
+        for target, endpoint, interval in jobs:
+            job_id = f"{target.name}/{endpoint.value}"
+            first = now + timedelta(seconds=start_offset(job_id, interval, spread))
+            self.scheduler.add_job(
+                self.poll,
+                PhasedInterval(interval, phase(job_id, interval), first),
+                args=(target.name, endpoint),
+                id=job_id,
+                name=job_id,
+                max_instances=1,
+                coalesce=True,
+                # A run that starts late is still worth doing; a run later than a whole
+                # interval is replaced by the next one.
+                misfire_grace_time=max(1, int(interval)),
+                replace_existing=True,
+            )
 
-    def add_target_jobs(self, target: Target) -> None:
-        """Schedule the poll jobs of a target added (or redefined) while running."""
-        self._add_jobs([target])
+    def add_target_jobs(self, targets: Iterable[Target]) -> None:
+        """Schedule the poll jobs of targets added (or redefined) while running, together."""
+        self._add_jobs(targets)
 
     def remove_target(self, name: str) -> None:
         """Drop a target's poll jobs and backoff, and retire its client (see `close_retired`).

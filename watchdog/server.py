@@ -26,6 +26,7 @@ from watchdog.alerts.engine import AlertEngine, notify_all, rule_configs
 from watchdog.alerts.metrics import AlertsCollector
 from watchdog.alerts.model import Alert
 from watchdog.alerts.sinks import NotificationStats, Sink, build_sinks, rfc3339
+from watchdog.api_tls import TlsContexts
 from watchdog.client import ApiClient
 from watchdog.collector import WatchdogCollector
 from watchdog.exposition import Exposition
@@ -68,10 +69,17 @@ class Watchdog:
 def api_clients(
     settings: Settings, redactor: Redactor | None, clock: Callable[[], float] = time.time
 ) -> ClientFactory:
-    """A factory of API clients configured from the settings."""
+    """A factory of API clients configured from the settings, sharing their TLS contexts."""
+    contexts = TlsContexts()
 
     def make_client(target: Target) -> ApiClient:
-        return ApiClient(target, auth_mode=settings.auth_mode, redactor=redactor, clock=clock)
+        return ApiClient(
+            target,
+            auth_mode=settings.auth_mode,
+            redactor=redactor,
+            clock=clock,
+            tls_contexts=contexts,
+        )
 
     return make_client
 

@@ -8,10 +8,11 @@ bursts of up to 1,000 polls per second every 15 s and a schedule lag p99 of 2.5 
 
 The first run does not wait for the phase: it comes within the start spread, so results (and
 readiness) come soon after start. The spread grows with the number of jobs, so a large
-configuration does not start with a burst either. After any run — the first, a `poll_soon`, or
-one on the phase — the next is the first phase time at least one interval later, so two runs
-are never closer than the interval (the API's rate limits are per interval) and a run off the
-phase returns to it.
+configuration does not start with a burst either. After any run — the first, one moved by
+`poll_soon`, or one on the phase — the next is the first phase time at least one interval
+later, so the schedule never puts two runs closer than the interval (the API's rate limits are
+per interval) and a run off the phase returns to it. (`poll_soon` itself, and a target
+redefined by a reload, start a job afresh, whenever its last run was.)
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ __all__ = [
 # First polls spread over at least this many seconds (at most an interval), so targets do not
 # all fire at once but the watchdog is ready soon after start.
 MAX_START_SPREAD = 5.0
-# With more jobs than this many per second of that spread, the spread grows to keep the first
-# polls at this rate: one core polls a few hundred targets per second (`benchmarks/scale.py`).
+# With more jobs than this many per second of that spread, the spread grows to one second per
+# this many jobs (capped at each job's interval, so the shortest intervals start a little
+# faster): one core polls a few hundred targets per second (`benchmarks/scale.py`).
 FIRST_POLLS_PER_SECOND = 200.0
-# Float slack when a time is already on the phase (epoch seconds carry ~0.2 µs of precision).
-_EPSILON = 1e-6
+# Seconds of slack when a time is already on the phase: the datetimes APScheduler hands back
+# are rounded to the microsecond.
+_SLACK = 2e-6
 
 
 def _fraction(job_id: str) -> float:
@@ -64,7 +67,7 @@ def start_offset(job_id: str, interval: float, max_spread: float = MAX_START_SPR
 
 def next_on_phase(after: float, interval: float, phase_: float) -> float:
     """The first time `phase_ + k * interval` (epoch seconds) at or after `after`."""
-    k = math.ceil((after - phase_) / interval - _EPSILON)
+    k = math.ceil((after - phase_ - _SLACK) / interval)
     return phase_ + k * interval
 
 

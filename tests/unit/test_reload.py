@@ -415,7 +415,7 @@ def test_poller_remove_and_add_target_jobs() -> None:
         assert not rig.client("a").closed  # retired, closed by close_retired
         await poller.close_retired()
         assert rig.client("a").closed
-        poller.add_target_jobs(Target(name="a", url="http://a.test", metrics_interval=0))
+        poller.add_target_jobs([Target(name="a", url="http://a.test", metrics_interval=0)])
         assert {j for j in rig.jobs() if j.startswith("a/")} == {"a/health", "a/stats_app"}
 
     run(first, scenario)

@@ -50,7 +50,8 @@ def test_phases_spread_evenly_over_the_interval(interval: float) -> None:
 def test_next_on_phase_is_the_first_phase_time_not_before() -> None:
     assert next_on_phase(100.0, 15.0, 4.0) == 109.0
     assert next_on_phase(109.0, 15.0, 4.0) == 109.0  # already on the phase
-    assert next_on_phase(109.000001, 15.0, 4.0) == 109.0  # float noise is not a new interval
+    assert next_on_phase(109.000001, 15.0, 4.0) == 109.0  # microsecond rounding: not a new interval
+    assert next_on_phase(0.000001, 0.25, 0.0) == 0.0  # at any interval, however short
     assert next_on_phase(109.01, 15.0, 4.0) == 124.0
     after = 1_795_000_000.1  # at epoch magnitudes too
     due = next_on_phase(after, 15.0, 4.0)

@@ -92,7 +92,8 @@ class AlertEngine:
         # Pending and firing alerts by target, then fingerprint: an evaluation touches one
         # target's alerts only, however many targets there are.
         self._active: dict[str, dict[str, _Tracked]] = {}
-        # Oldest resolution first (re-inserted on every resolution), so expiry stops early.
+        # Oldest resolution first (re-inserted on every resolution), so expiry stops early. A
+        # wall clock stepped back delays the expiry of the alerts before the step by as much.
         self._resolved: dict[str, Alert] = {}
 
     def config(self, rule: Rule) -> RuleConfig:

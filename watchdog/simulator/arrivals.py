@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 ADMIN = "/_sim/"
-# About 100 bytes each: 25 MB at most, twenty minutes of 2,000 targets at the default intervals.
+# About 155 bytes each: 39 MB at most, twenty minutes of 2,000 targets at the default intervals.
 MAX_KEPT = 250_000
 
 
