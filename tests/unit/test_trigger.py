@@ -119,6 +119,10 @@ def test_poller_spreads_first_runs_with_the_job_count_and_phases_every_job() -> 
         now = datetime.now(UTC)
         poller.start()
         jobs = [(job.id, job.trigger) for job in poller.scheduler.get_jobs()]
+        # A target added later (a reload) is spread by its own jobs, not by everybody's.
+        poller.add_target_jobs([Target(name="late", url="http://late.test")])
+        late = poller.scheduler.get_job("late/stats_app").trigger
+        assert (late.first - datetime.now(UTC)).total_seconds() < MAX_START_SPREAD
         poller.scheduler.shutdown(wait=False)
         return now, jobs
 
