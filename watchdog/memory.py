@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import platform
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -84,12 +85,19 @@ async def full_collection() -> None:
     log.debug("gc_full_collection", freed=freed, seconds=round(time.perf_counter() - started, 3))
 
 
-def defer_full_collections() -> None:
-    """CPython stops starting full collections; young ones go on as before."""
+def defer_full_collections() -> bool:
+    """CPython stops starting full collections; young ones go on as before.
+
+    False, and nothing changed, from Python 3.14 on: its collector is incremental (no pause
+    over the whole heap) and ignores the third threshold.
+    """
+    if sys.version_info >= (3, 14):
+        return False
     # The young generations keep CPython's thresholds: collected more rarely they grow, and
     # each of their collections pauses longer (300 ms with 20,000 instead of 700).
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, _NEVER)
+    return True
 
 
 def collect_on_schedule(poller: Housekeeping, seconds: float = FULL_COLLECTION_SECONDS) -> None:
