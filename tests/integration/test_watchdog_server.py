@@ -13,7 +13,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.cli import main
-from watchdog.server import Watchdog, build_watchdog, create_app
+from watchdog.server import (
+    ALERT_TICK_SECONDS,
+    ALERT_TICK_SLICES,
+    Watchdog,
+    build_watchdog,
+    create_app,
+)
 from watchdog.serving import BackgroundServer
 from watchdog.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
@@ -167,3 +173,21 @@ def test_check_json() -> None:
         assert main(["check", "--json"], environ=env, out=out, err=io.StringIO()) == 0
     document = json.loads(out.getvalue())
     assert document["targets"][0]["endpoints"]["health"]["ok"] is True
+
+
+def test_alert_ticks_run_in_rotating_slices(running: Running) -> None:
+    """The running server evaluates time-based alert transitions in slices, one a second, so
+    every target is evaluated once per ALERT_TICK_SECONDS without one long tick."""
+    engine = running.watchdog.engine
+    calls: list[tuple[int, int]] = []
+    tick = engine.tick
+
+    def recording(part: int = 0, parts: int = 1) -> None:
+        calls.append((part, parts))
+        tick(part, parts)
+
+    engine.tick = recording  # type: ignore[method-assign]
+    wait_for(lambda: len(calls) >= ALERT_TICK_SLICES + 1, timeout=ALERT_TICK_SECONDS + 3)
+    assert {parts for _, parts in calls} == {ALERT_TICK_SLICES}
+    parts_seen = [part for part, _ in calls]
+    assert set(parts_seen[:ALERT_TICK_SLICES]) == set(range(ALERT_TICK_SLICES))
