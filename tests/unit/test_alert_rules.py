@@ -454,3 +454,17 @@ def test_ticks_in_slices_evaluate_every_target_once_per_round() -> None:
     evaluated.clear()
     engine.tick()
     assert sorted(evaluated) == sorted(t.name for t in targets)
+
+
+def test_history_keeps_no_more_than_the_longest_configured_window() -> None:
+    """Events older than every rule's window are dropped: memory stays flat after a window."""
+    h = Harness(config={"rate_limit_spike": RuleConfig(params=Params(window=300.0))})
+    for _ in range(100):  # 50 minutes of /metrics polls every 30 s
+        h.ok(Endpoint.METRICS)
+        h.fail(Endpoint.HEALTH, "http_429", 429, 1015)
+        h.advance(30)
+    history = h.engine._history["prod"]
+    assert history.horizon == 300.0
+    assert len(history._requests) <= 11
+    assert len(history._failures) <= 11
+    assert history.own_failures(h.clock.now, 300.0, "http_429") == 10

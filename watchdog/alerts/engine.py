@@ -87,6 +87,7 @@ class AlertEngine:
         self._config = dict(config or {})
         self.rules = [r for r in rules if self.config(r).enabled]
         self.clock = clock
+        self._horizon = max((self.config(r).params.window for r in self.rules), default=0.0)
         self._history: dict[str, History] = {}
         self._first_connected: dict[str, int] = {}
         # Pending and firing alerts by target, then fingerprint: an evaluation touches one
@@ -99,9 +100,15 @@ class AlertEngine:
     def config(self, rule: Rule) -> RuleConfig:
         return self._config.get(rule.key, RuleConfig())
 
+    def _history_of(self, target: str) -> History:
+        history = self._history.get(target)
+        if history is None:
+            history = self._history[target] = History(self._horizon)
+        return history
+
     def on_change(self, change: Change) -> None:
         """A poll of `change.target` was recorded: update its history and evaluate it."""
-        history = self._history.setdefault(change.target, History())
+        history = self._history_of(change.target)
         history.record(change.observation, self.state.get(change.target, change.endpoint))
         health = change.observation.health
         if health is not None and change.target not in self._first_connected:
@@ -131,7 +138,7 @@ class AlertEngine:
         view = TargetView(
             target=target,
             endpoints=self.state.endpoints(target_name),
-            history=self._history.setdefault(target_name, History()),
+            history=self._history_of(target_name),
             now=when,
             first_connected=self._first_connected.get(target_name),
         )
