@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
@@ -47,6 +48,7 @@ class Phase:
     name: str
     requests: int = 0
     errors: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     polls: float = 0.0
     late_polls: float = 0.0  # polls that started more than 250 ms late
@@ -82,14 +84,17 @@ async def hammer(base: str, targets: int, clients: int, duration: float, phase: 
                     path = f"/probe/wa-{(index + turn) % targets}/ready"
                 turn += 1
                 started = time.perf_counter()
+                kind = path.split("/")[1]
                 try:
                     answer = await http.get(base + path)
-                    ok = answer.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    error = "" if answer.status_code == 200 else f"{kind} {answer.status_code}"
+                except httpx.HTTPError as exc:
+                    error = f"{kind} {type(exc).__name__}"
                 phase.latencies.append(time.perf_counter() - started)
                 phase.requests += 1
-                phase.errors += 0 if ok else 1
+                if error:
+                    phase.errors += 1
+                    phase.error_kinds[error] += 1
 
         await asyncio.gather(*(client(i) for i in range(clients)))
 
@@ -142,6 +147,9 @@ def main() -> int:
             f"| {p.quantile(0.5) * 1000:.0f} ms | {p.quantile(0.99) * 1000:.0f} ms "
             f"| {p.polls:.0f} | {p.late_polls:.0f} | {p.lag_p99_bound * 1000:.0f} ms |"
         )
+    for p in phases:
+        if p.error_kinds:
+            print(f"{p.name}: errors " + ", ".join(f"{k}: {n}" for k, n in p.error_kinds.items()))
     quiet, loaded = phases
     if quiet.lag_p99_bound:
         ratio = loaded.lag_p99_bound / quiet.lag_p99_bound
