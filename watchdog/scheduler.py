@@ -91,10 +91,12 @@ class Poller:
 
     def start(self) -> None:
         """Add a job per target and endpoint and start the scheduler (needs a running loop)."""
-        self._add_jobs(self.state.targets)
+        self.add_target_jobs(self.state.targets)
         self.scheduler.start()
 
-    def _add_jobs(self, targets: Iterable[Target]) -> None:
+    def add_target_jobs(self, targets: Iterable[Target]) -> None:
+        """Schedule the poll jobs of targets, together: all at start, or those a reload added
+        or redefined."""
         now = datetime.now(UTC)
         jobs = [(t, e, e.interval(t)) for t in targets for e in Endpoint if e.interval(t) > 0]
         # Sized by the jobs added together: all of them at start, a reload's new ones later.
@@ -115,10 +117,6 @@ class Poller:
                 misfire_grace_time=max(1, int(interval)),
                 replace_existing=True,
             )
-
-    def add_target_jobs(self, targets: Iterable[Target]) -> None:
-        """Schedule the poll jobs of targets added (or redefined) while running, together."""
-        self._add_jobs(targets)
 
     def remove_target(self, name: str) -> None:
         """Drop a target's poll jobs and backoff, and retire its client (see `close_retired`).
