@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,19 @@ def epoch(text: str) -> float:
 def shape(body: dict[str, Any]) -> dict[str, str]:
     """Each key of a message (or alert) -> the JSON type of its value."""
     return {key: type(value).__name__ for key, value in body.items()}
+
+
+def counts_masked(annotations: dict[str, str]) -> dict[str, str]:
+    """*annotations* with the description's figures masked.
+
+    A description counts failed polls live. The watchdog's webhook message is the snapshot
+    taken at the transition, while Alertmanager sends the annotations of the latest push,
+    which may count polls that failed a moment after the alert fired.
+    """
+    return {
+        key: re.sub(r"\d+", "#", text) if key == "description" else text
+        for key, text in annotations.items()
+    }
 
 
 def alert_of(message: Received) -> dict[str, Any]:
@@ -156,10 +170,13 @@ def test_webhook_message_has_the_shape_alertmanager_itself_sends(
         same = ("version", "status", "truncatedAlerts", "groupLabels", "commonLabels")
         assert {k: ours[k] for k in same} == {k: theirs[k] for k in same}
         assert ours["status"] == status
-        assert ours["commonAnnotations"] == theirs["commonAnnotations"]
+        assert counts_masked(ours["commonAnnotations"]) == counts_masked(
+            theirs["commonAnnotations"]
+        )
         [our_alert], [their_alert] = ours["alerts"], theirs["alerts"]
-        for key in ("status", "labels", "annotations", "generatorURL"):
+        for key in ("status", "labels", "generatorURL"):
             assert our_alert[key] == their_alert[key], key
+        assert counts_masked(our_alert["annotations"]) == counts_masked(their_alert["annotations"])
         # Times as instants: Go may write fewer fraction digits; firing: both the zero time.
         for key in ("startsAt", "endsAt"):
             assert epoch(our_alert[key]) == pytest.approx(epoch(their_alert[key]), abs=0.001)
