@@ -211,11 +211,16 @@ def test_rotating_the_key_and_its_file_together_costs_at_most_one_failed_poll(
         found = {e: watchdog.state.get("sim", e) for e in endpoints}
         return {e: 0 if s is None else s.polls for e, s in found.items()}
 
+    # Polls per endpoint just before the API's key changed and just after the file was written.
+    window: list[dict[Endpoint, int]] = []
+
     def rotate() -> None:
         # The API first, then the file (as fast as an operator's script does both).
+        window.append(polls())
         answer = httpx.post(f"{simulator.url}/_sim/auth", json={"api_key": NEW_KEY}, timeout=5)
         assert answer.status_code == 200
         write_atomically(key_file, NEW_KEY + "\n")
+        window.append(polls())
 
     async def scenario() -> dict[Endpoint, int]:
         poller = watchdog.poller
@@ -239,10 +244,14 @@ def test_rotating_the_key_and_its_file_together_costs_at_most_one_failed_poll(
 
     with capture_logs() as logs:
         asyncio.run(scenario())
+    before, after = window
     for endpoint in endpoints:
         state = watchdog.state.get("sim", endpoint)
         assert state is not None
-        assert sum(state.errors.values()) <= 1, (endpoint, state.errors)
+        # Polls that end while the API has the new key and the file the old one fail, however
+        # many the machine's timing lets in; once the file is written, at most one more does.
+        between = after[endpoint] - before[endpoint]
+        assert sum(state.errors.values()) <= 1 + between, (endpoint, state.errors, between)
         assert set(state.errors) <= {"http_401"}
         assert state.last is not None
         assert state.last.ok
@@ -310,10 +319,11 @@ class Receiver:
                 if status == "resolved":
                     receiver.resolved_arrived.set()
                     receiver.release.wait(receiver.hold)
+                # Noted before the answer goes out: the daemon may exit as soon as it has it.
+                receiver.answered.append(status)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                receiver.answered.append(status)
 
             def log_message(self, *_: Any) -> None:
                 pass
