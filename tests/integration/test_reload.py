@@ -195,7 +195,8 @@ def test_sighup_reloads_targets_keeping_state_and_refuses_an_invalid_file(
 def test_rotating_the_key_and_its_file_together_costs_at_most_one_failed_poll(
     simulator: SimulatorServer, tmp_path: Path
 ) -> None:
-    """The key file is re-read on the next poll: at most one failed poll per endpoint."""
+    """The key file is re-read on the next poll: once it is written, at most one failed poll
+    per endpoint (beside those that ended while only the API had the new key)."""
     key_file = tmp_path / "api-key"
     key_file.write_text(KEY + "\n")
     env = {
