@@ -63,7 +63,18 @@ class GracefulServer(uvicorn.Server):
 
     uvicorn re-raises the captured signal after its graceful shutdown, so the process would
     end "killed by SIGTERM"; for a daemon its supervisor asked to stop, 0 is the right answer.
+
+    The signal handler only sets flags: Python runs it in the main thread between two
+    bytecodes, possibly inside a log call that holds the (non-reentrant) output lock, where a
+    log call of its own would wait for that lock forever. `shutdown_requested` is logged from
+    the event loop instead, as shutdown begins.
     """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        # Written by the signal handler; read, and the event logged, on the event loop.
+        self._shutdown_signal: int | None = None
+        self._shutdown_logged = False
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -72,10 +83,12 @@ class GracefulServer(uvicorn.Server):
             return
 
         def stop(signum: int, _: FrameType | None) -> None:
+            # Flags only: no logging, no locks, no allocation (see the class docstring).
             if self.should_exit and signum == signal.SIGINT:
                 self.force_exit = True
+            if self._shutdown_signal is None:
+                self._shutdown_signal = signum
             self.should_exit = True
-            log.info("shutdown_requested", signal=signal.Signals(signum).name)
 
         originals = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -83,6 +96,21 @@ class GracefulServer(uvicorn.Server):
         finally:
             for sig, handler in originals.items():
                 signal.signal(sig, handler)
+            # Still on the loop: a signal that came too late for `shutdown` is logged here.
+            self._log_shutdown_request()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn calls this on the loop right after `main_loop` sees `should_exit` (or right
+        # after startup, if the signal came during it).
+        self._log_shutdown_request()
+        await super().shutdown(sockets=sockets)
+
+    def _log_shutdown_request(self) -> None:
+        signum = self._shutdown_signal
+        if signum is None or self._shutdown_logged:
+            return
+        self._shutdown_logged = True
+        log.info("shutdown_requested", signal=signal.Signals(signum).name)
 
 
 def serve(
