@@ -23,13 +23,16 @@ from watchdog.config_types import (
     Ratio,
 )
 from watchdog.durations import format_duration
+from watchdog.gateways import Expectation
 
 __all__ = [
     "ALERT_ENV_PREFIX",
     "ALERT_RULES",
     "AlertSettings",
     "AuthRejectedSettings",
+    "GatewayDegradedSettings",
     "GatewayDownSettings",
+    "HealthFailingSettings",
     "NotRegisteredSettings",
     "OverloadedSettings",
     "QueueBacklogSettings",
@@ -49,7 +52,9 @@ __all__ = [
 ALERT_RULES: dict[str, str] = {
     "overloaded": "WhatsAppOverloaded",
     "rate_limit_spike": "WhatsAppRateLimitSpike",
+    "health_failing": "WhatsAppHealthFailing",
     "gateway_down": "WhatsAppGatewayDown",
+    "gateway_degraded": "WhatsAppGatewayDegraded",
     "unreachable": "WhatsAppUnreachable",
     "auth_rejected": "WhatsAppAuthRejected",
     "not_registered": "WhatsAppNotRegistered",
@@ -60,7 +65,7 @@ ALERT_ENV_PREFIX = "WATCHDOG_ALERT_"
 # Names close enough to the pattern to be meant for it: reported, not silently ignored.
 _NEAR_PREFIXES = (ALERT_ENV_PREFIX, "WATCHDOG_ALERTS_")
 # Keys given as durations, written back with format_duration.
-_DURATIONS = frozenset({"for", "keep_firing_for", "window"})
+_DURATIONS = frozenset({"for", "keep_firing_for", "window", "connecting_for"})
 # The fields every rule has; the others are its parameters.
 _COMMON = frozenset({"enabled", "for_", "keep_firing_for"})
 
@@ -116,6 +121,15 @@ class RateLimitSpikeSettings(RuleSettings):
     ratio: Ratio = 0.05
 
 
+class HealthFailingSettings(RuleSettings):
+    """``WhatsAppHealthFailing``: health fails for a reason no other rule speaks for (1011 not
+    ready, another API error, 404, an unusable answer, 429s that leave the watchdog blind).
+    ``for`` is also the grace of a Webapp that is starting (it answers 1011 until ready)."""
+
+    for_: AlertDuration = Field(default=60.0, alias="for")
+    keep_firing_for: AlertDuration = 60.0
+
+
 class GatewayDownSettings(RuleSettings):
     """``WhatsAppGatewayDown``: fewer connected gateways than ``expected_shards`` (0: the number
     of coreapps seen connected at the first health answer)."""
@@ -123,6 +137,15 @@ class GatewayDownSettings(RuleSettings):
     for_: AlertDuration = Field(default=30.0, alias="for")
     keep_firing_for: AlertDuration = 60.0
     expected_shards: ExpectedShards = 0
+
+
+class GatewayDegradedSettings(RuleSettings):
+    """``WhatsAppGatewayDegraded``: a multiconnect primary master not connected, or a gateway
+    ``connecting`` for longer than ``connecting_for``."""
+
+    for_: AlertDuration = Field(default=60.0, alias="for")
+    keep_firing_for: AlertDuration = 60.0
+    connecting_for: AlertDuration = 300.0
 
 
 class UnreachableSettings(RuleSettings):
@@ -162,7 +185,9 @@ class AlertSettings(BaseModel):
 
     overloaded: OverloadedSettings = Field(default_factory=OverloadedSettings)
     rate_limit_spike: RateLimitSpikeSettings = Field(default_factory=RateLimitSpikeSettings)
+    health_failing: HealthFailingSettings = Field(default_factory=HealthFailingSettings)
     gateway_down: GatewayDownSettings = Field(default_factory=GatewayDownSettings)
+    gateway_degraded: GatewayDegradedSettings = Field(default_factory=GatewayDegradedSettings)
     unreachable: UnreachableSettings = Field(default_factory=UnreachableSettings)
     auth_rejected: AuthRejectedSettings = Field(default_factory=AuthRejectedSettings)
     not_registered: NotRegisteredSettings = Field(default_factory=NotRegisteredSettings)
@@ -181,6 +206,13 @@ class AlertSettings(BaseModel):
 
     def effective(self) -> dict[str, dict[str, Any]]:
         return {name: rule.effective() for name, rule in self.rules().items()}
+
+    def expectation(self) -> Expectation:
+        """What the gateways should be, for every reader of the gateway verdict."""
+        return Expectation(
+            shards=self.gateway_down.expected_shards,
+            connecting_limit=self.gateway_degraded.connecting_for,
+        )
 
 
 def _rule_class(rule: str) -> type[RuleSettings]:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from watchdog.gateways import Expectation
 from watchdog.results import Endpoint, observe
 from watchdog.scheduler import ClientFactory
 from watchdog.state import State
@@ -15,10 +16,15 @@ from watchdog.targets import Target
 
 
 async def check_once(
-    targets: list[Target], client_factory: ClientFactory, clock: Callable[[], float] = time.time
+    targets: list[Target],
+    client_factory: ClientFactory,
+    expectation: Expectation | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
-    """Poll each enabled endpoint of each target once (concurrently); the status document."""
-    state = State(targets, clock=clock)
+    """Poll each enabled endpoint of each target once (concurrently); the status document.
+
+    The verdict is the daemon's (`watchdog.status`), with the configured shard count."""
+    state = State(targets, clock=clock, expectation=expectation)
     clients = {t.name: client_factory(t) for t in targets}
     try:
         polls = [clients[t.name].poll(e) for t in targets for e in Endpoint if e.interval(t) > 0]

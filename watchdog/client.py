@@ -35,6 +35,7 @@ from watchdog.credentials import (
     SecretSource,
     parse_expires_after,
 )
+from watchdog.diagnosis import is_password_change
 from watchdog.durations import format_duration
 from watchdog.log import Redactor, get_logger
 from watchdog.payloads import ApiErrorInfo, api_error
@@ -61,6 +62,7 @@ KEEPALIVE_EXPIRY = 2.0
 _LOGOUT_TIMEOUT = 2.0
 _ACCESS_DENIED = 1005
 _CREDENTIALS_HINT = "set WA_WEB_USERNAME and WA_WEB_PASSWORD (or WA_WEB_PASSWORD_FILE)"
+_CHANGE_HINT = "log in once with a new_password and give the new one to WA_WEB_PASSWORD(_FILE)"
 _TIMEOUT_PHASES: dict[type[BaseException], str] = {
     httpx.ConnectTimeout: " while connecting",
     httpx.PoolTimeout: " waiting for a free connection",
@@ -198,7 +200,7 @@ class ApiClient:
             status_code=outcome.status_code,
             reason=outcome.reason,
             detail=self._scrub(outcome.detail),
-            api_error=outcome.api_error,
+            api_error=self._scrub_error(outcome.api_error),
             body=outcome.body,
         )
 
@@ -302,6 +304,16 @@ class ApiClient:
             "POST", "/v1/users/login", {}, auth=httpx.BasicAuth(username, password)
         )
         if outcome.reason is not None:
+            if is_password_change(outcome.api_error):
+                # A first login (or an expired password) must set a new password; trying the
+                # same one again only counts towards the API's lock-out of bad logins.
+                return LoginRefused(
+                    "auth_config",
+                    f"login refused: {outcome.detail}. The web user's password must be changed "
+                    f"before the watchdog can log in; {_CHANGE_HINT}",
+                    outcome.status_code,
+                    outcome.api_error,
+                )
             return LoginRefused(
                 outcome.reason,
                 f"login failed: {outcome.detail}",
@@ -426,6 +438,12 @@ class ApiClient:
     def _scrub(self, detail: str) -> str:
         return _one_line(self._redactor.redact_text(_one_line(detail)))
 
+    def _scrub_error(self, error: ApiErrorInfo | None) -> ApiErrorInfo | None:
+        # The API's details may echo what the watchdog sent (a header, a user name).
+        if error is None or not error.details:
+            return error
+        return replace(error, details=self._redactor.redact_text(error.details))
+
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -492,6 +510,11 @@ def _http_detail(status: int, err: ApiErrorInfo | None) -> str:
     text = f"HTTP {status} {title or httpx.codes.get_reason_phrase(status)}".rstrip()
     if err is not None and err.code is not None:
         text += f" ({err.code})"
+    if err is not None and err.details:
+        text += f": {err.details}"
+    elif err is None:
+        # Not the API's envelope: a proxy, a load balancer or the web server answered.
+        text += " (no API error in the answer)"
     return text
 
 

@@ -160,6 +160,12 @@ class _Scrape:
             )
         )
         self.errors = out.own(CounterMetricFamily("whatsapp_poll_errors", "Failed polls by reason"))
+        self.backoff = out.own(
+            GaugeMetricFamily(
+                "whatsapp_poll_backoff_seconds",
+                "Extra wait before the next poll after 429/503 answers (0: on schedule)",
+            )
+        )
         self.info = out.own(
             InfoMetricFamily(
                 "whatsapp_api",
@@ -219,6 +225,9 @@ class _Scrape:
             samples.append(Sample("whatsapp_poll_duration_seconds_bucket", bucket, float(total)))
         samples.append(Sample("whatsapp_poll_duration_seconds_count", labels, float(total)))
         samples.append(Sample("whatsapp_poll_duration_seconds_sum", labels, duration_sum))
+        self.backoff.samples.append(
+            Sample("whatsapp_poll_backoff_seconds", labels, state.backoff_seconds)
+        )
         for reason, count in sorted(dict(state.errors).items()):
             reason_labels = {**labels, "reason": reason}
             self.errors.samples.append(
@@ -256,18 +265,14 @@ class _Scrape:
     # -- the API's metrics and stats ----------------------------------------------------------
 
     def _reexport(self, base: Labels, endpoint: Endpoint, state: EndpointState) -> None:
-        success = state.last_success
-        parsed = success.samples if success is not None else None
-        if parsed is None:
-            return
         groups: dict[str, list[payloads.Sample]] = {}
-        for sample in parsed.samples:
+        for sample in state.current_samples(self.now):
             group = groups.get(sample.name)
             if group is None:
                 groups[sample.name] = [sample]
             else:
                 group.append(sample)
-        dropped = 0
+        dropped = state.duplicates
         for name, group in groups.items():
             kind = group[0].kind
             if kind == "counter":

@@ -193,9 +193,10 @@ class LoginRefused:
 
     @property
     def backs_off(self) -> bool:
-        """The API refused the credentials or rate limited logins: trying again soon only
-        counts towards its lock-out of this address."""
-        return self.reason in ("http_401", "http_403", "http_429")
+        """The API refused the credentials, asks for a password change, or rate limited
+        logins: trying again soon only counts towards its lock-out of this address. A new
+        password (a changed file) resets the backoff."""
+        return self.reason in ("http_401", "http_403", "http_429", "auth_config")
 
 
 Login = Callable[[], Awaitable["BearerToken | LoginRefused"]]

@@ -23,6 +23,7 @@ MAX_SAMPLES = 50_000
 MAX_NODES = 1_000
 MAX_LABELS = 32
 MAX_LABEL_VALUE = 256
+MAX_DETAILS = 200
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
@@ -38,6 +39,9 @@ class ApiErrorInfo:
 
     code: int | None
     title: str | None
+    # The API's own words on what failed (reference §5.1); cut to MAX_DETAILS characters.
+    # Callers that show it (logs, pages, alerts) pass it through the redactor first.
+    details: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,17 @@ def api_error(body: Any) -> ApiErrorInfo | None:
     return ApiErrorInfo(
         code=code if isinstance(code, int) and not isinstance(code, bool) else None,
         title=_text(first.get("title"), 128),
+        details=_details(first.get("details")),
     )
+
+
+def _details(value: Any) -> str | None:
+    text = _text(value, MAX_DETAILS * 4)
+    if not text:
+        return None
+    # One line, whatever the API put in it (PHP messages carry newlines and tabs).
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_DETAILS else f"{line[: MAX_DETAILS - 3]}..."
 
 
 def _object(body: Any, key: str) -> Mapping[str, Any]:

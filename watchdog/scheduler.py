@@ -2,7 +2,9 @@
 
 Respecting the API's limits is the scheduler's job: `max_instances=1` keeps at most one request
 in flight per target and endpoint, `coalesce=True` turns a backlog of missed runs into one run,
-and after a 429 the endpoint backs off exponentially (capped) until it answers again.
+and after a 429 or a 503 the endpoint backs off exponentially (capped) until it answers
+again: the reference's advice for both is to halt and slow the pace (§5.3), and an overloaded
+API should not get the watchdog's polls at the full rate.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from watchdog.trigger import MAX_START_SPREAD, PhasedInterval, first_run_spread,
 
 log = get_logger(__name__)
 
-# Backoff after 429s: the wait doubles per consecutive 429, up to this many intervals.
-MAX_BACKOFF_INTERVALS = 8
+# Backoff after 429s and 503s: the gap between polls doubles with each one in a row, from two
+# intervals up to this many, so a recovery is still seen within this many intervals. An API
+# answering 503 for two minutes gets under half the polls it gets when healthy
+# (`benchmarks/backoff.py`).
+MAX_BACKOFF_INTERVALS = 4
 
 
 class Client(Protocol):
@@ -38,11 +43,11 @@ ClientFactory = Callable[[Target], Client]
 ChangeListener = Callable[[Change], None]
 
 
-def backoff_seconds(interval: float, consecutive_429: int) -> float:
-    """How long to wait after the n-th consecutive 429 before polling again (0 for none)."""
-    if consecutive_429 <= 0:
+def backoff_seconds(interval: float, consecutive: int) -> float:
+    """How long to wait, beyond the interval, after the n-th 429/503 in a row (0 for none)."""
+    if consecutive <= 0:
         return 0.0
-    factor = min(2 ** (consecutive_429 - 1), MAX_BACKOFF_INTERVALS)
+    factor = min(2**consecutive, MAX_BACKOFF_INTERVALS)
     # One interval is the normal schedule; back off for the rest.
     return float(interval * (factor - 1))
 
@@ -67,7 +72,6 @@ class Poller:
         self._clients: dict[str, Client] = {}
         # Clients of targets removed or redefined while running, closed by `close_retired`.
         self._retired: list[Client] = []
-        self._backoff_until: dict[tuple[str, Endpoint], float] = {}
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.lag = LagRecorder()
         self._housekeeping: set[str] = set()
@@ -126,8 +130,6 @@ class Poller:
         for job in self.scheduler.get_jobs():
             if len(job.args) == 2 and job.args[0] == name:
                 job.remove()
-        for key in [k for k in self._backoff_until if k[0] == name]:
-            del self._backoff_until[key]
         client = self._clients.pop(name, None)
         if client is not None:
             self._retired.append(client)
@@ -196,10 +198,10 @@ class Poller:
         target = self.state.target(target_name)
         if target is None:
             return None
-        key = (target_name, endpoint)
         now = self.clock()
+        state = self.state.get(target_name, endpoint)
         # Half an interval of tolerance: job runs drift a little around their nominal times.
-        if now < self._backoff_until.get(key, 0.0) - endpoint.interval(target) / 2:
+        if state is not None and now < state.backoff_until - endpoint.interval(target) / 2:
             return None
         try:
             result = await self.client(target).poll(endpoint)
@@ -229,15 +231,13 @@ class Poller:
         self, target: Target, endpoint: Endpoint, observation: Observation, change: Change | None
     ) -> None:
         result = observation.result
-        key = (target.name, endpoint)
         state = self.state.get(target.name, endpoint)
         interval = endpoint.interval(target)
-        wait = backoff_seconds(interval, state.consecutive_429 if state else 0)
-        if wait > 0:
+        wait = backoff_seconds(interval, state.consecutive_throttled if state else 0)
+        if state is not None:
             # The earliest next poll: the normal interval plus the backoff.
-            self._backoff_until[key] = result.started_at + interval + wait
-        else:
-            self._backoff_until.pop(key, None)
+            state.backoff_seconds = wait
+            state.backoff_until = result.started_at + interval + wait if wait > 0 else 0.0
         fields = {
             "target": target.name,
             "endpoint": endpoint.value,

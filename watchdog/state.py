@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from watchdog.payloads import Health, Labels
+from watchdog.gateways import Expectation, GatewayMemory, GatewayVerdict, gateway_verdict
+from watchdog.payloads import Health, Labels, Sample
 from watchdog.results import Endpoint, Observation
 from watchdog.targets import Target
 
@@ -22,6 +23,25 @@ STALE_AFTER_INTERVALS = 3
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 SeriesKey = tuple[str, Labels]
+# HTTP statuses after which a client should halt and slow its pace.
+THROTTLED = (429, 503)
+# How long a series or a node unseen is remembered: a counter compared with a value older than
+# this would date too much growth at once (and vanished pods would pile up).
+SERIES_MEMORY = 3600.0
+
+
+@dataclass(frozen=True)
+class Seen:
+    sample: Sample
+    at: float
+
+
+@dataclass(frozen=True)
+class Growth:
+    """A counter series' growth, between `since` (its previous value) and the poll."""
+
+    amount: float
+    since: float
 
 
 @dataclass
@@ -34,15 +54,31 @@ class EndpointState:
     polls: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     consecutive_failures: int = 0
-    consecutive_429: int = 0
+    # Consecutive answers that ask the client to slow down: 429, and 503 (reference §5.3:
+    # on both, "stop and slow down").
+    consecutive_throttled: int = 0
     # Poll durations as histogram buckets (counts per upper bound; the last is +Inf).
     bucket_counts: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     duration_sum: float = 0.0
-    # Raw values of the API's counters at the last success, and how much each grew since the
-    # success before it; a value that went down means the API restarted (counters reset).
-    counters: dict[SeriesKey, float] = field(default_factory=dict)
-    deltas: dict[SeriesKey, float] = field(default_factory=dict)
+    # Every series of the API's metrics or stats with its latest value and when that was seen.
+    # Kept per series, not per answer: behind one URL several Webapps may answer in turn, each
+    # with its own `node` label, so one answer holds only some of the series.
+    series: dict[SeriesKey, Seen] = field(default_factory=dict)
+    # How much each counter grew in the last success, since that series' own last value.
+    deltas: dict[SeriesKey, Growth] = field(default_factory=dict)
+    # `node` labels (or "" for answers without one) -> when an answer last came from them.
+    nodes: dict[str, float] = field(default_factory=dict)
     counter_resets: int = 0
+    # Samples of the last success that repeated a series of the same answer (not kept).
+    duplicates: int = 0
+    # Polls held back after 429/503 answers: until when, and the extra wait that decided it.
+    backoff_until: float = 0.0
+    backoff_seconds: float = 0.0
+
+    @property
+    def last_detail(self) -> str:
+        """What the last poll's answer said (one line, secrets redacted by the client)."""
+        return self.last.result.detail if self.last is not None else ""
 
     @property
     def last_success_at(self) -> float | None:
@@ -52,6 +88,13 @@ class EndpointState:
         """True when the last success is recent enough to be exported and trusted."""
         at = self.last_success_at
         return at is not None and now - at <= STALE_AFTER_INTERVALS * max(self.interval, 1.0)
+
+    def current_samples(self, now: float) -> list[Sample]:
+        """The API's series that are fresh at `now`, each with its latest value (from whichever
+        Webapp last reported it: one answer may hold only one Webapp's series)."""
+        oldest = now - STALE_AFTER_INTERVALS * max(self.interval, 1.0)
+        # A copy first: a poll may be recorded in another thread while a scrape reads.
+        return [seen.sample for seen in list(self.series.values()) if seen.at >= oldest]
 
     def answered_recently(self, now: float) -> bool:
         """True when the API answered anything (even an error) within the staleness window."""
@@ -75,8 +118,17 @@ class Change:
 class State:
     """Latest results per target and endpoint."""
 
-    def __init__(self, targets: Sequence[Target], clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        clock: Callable[[], float] = time.time,
+        expectation: Expectation | None = None,
+    ) -> None:
         self.clock = clock
+        # What the configuration says the gateways should be (alerts.gateway_down and
+        # alerts.gateway_degraded): the same for every reader of the gateway verdict.
+        self.expectation = expectation or Expectation()
+        self._gateways: dict[str, GatewayMemory] = {}
         self._lock = threading.Lock()
         # Bumped by every change, so readers can tell whether what they derived is current.
         self.version = 0
@@ -102,6 +154,9 @@ class State:
                     else:
                         kept[(target.name, endpoint)] = EndpointState(interval)
             self._endpoints = kept
+            self._gateways = {
+                name: memory for name, memory in self._gateways.items() if name in self._targets
+            }
 
     @property
     def targets(self) -> list[Target]:
@@ -143,6 +198,16 @@ class State:
             return None
         return state.last_success.health
 
+    def gateway(self, target: str, now: float | None = None) -> GatewayVerdict | None:
+        """The gateway verdict on `target`'s latest health answer, if it is fresh."""
+        when = self.clock() if now is None else now
+        health = self.health(target, when)
+        if health is None:
+            return None
+        with self._lock:
+            memory = self._gateways.get(target)
+        return gateway_verdict(health, self.expectation, memory, when)
+
     def record(self, observation: Observation) -> Change | None:
         """Store one poll's observation; None when its target or endpoint is no longer known."""
         result = observation.result
@@ -158,15 +223,18 @@ class State:
             state.bucket_counts[_bucket(result.duration)] += 1
             if observation.ok:
                 self._record_counters(state, observation)
+                if observation.health is not None:
+                    memory = self._gateways.setdefault(result.target, GatewayMemory())
+                    memory.observe(observation.health, result.started_at)
                 state.last_success = observation
                 state.consecutive_failures = 0
-                state.consecutive_429 = 0
+                state.consecutive_throttled = 0
             else:
                 assert result.reason is not None
                 state.errors[result.reason] += 1
                 state.consecutive_failures += 1
-                state.consecutive_429 = (
-                    state.consecutive_429 + 1 if result.reason == "http_429" else 0
+                state.consecutive_throttled = (
+                    state.consecutive_throttled + 1 if result.status_code in THROTTLED else 0
                 )
         # A first success is not news; a first failure is.
         changed = was_ok != observation.ok if was_ok is not None else not observation.ok
@@ -177,30 +245,55 @@ class State:
         samples = observation.samples
         if samples is None:
             return
-        had_success = state.last_success is not None
-        previous = state.counters
-        current: dict[SeriesKey, float] = {}
-        deltas: dict[SeriesKey, float] = {}
+        at = observation.result.started_at
+        series = state.series
+        nodes = state.nodes
+        deltas: dict[SeriesKey, Growth] = {}
+        answered: dict[str, float] = {}
         reset = False
+        in_answer: set[SeriesKey] = set()
         for sample in samples.samples:
+            key = (sample.name, sample.labels)
+            if key in in_answer:
+                continue  # a duplicate in one answer: the first one stands
+            in_answer.add(key)
+            before = series.get(key)
+            series[key] = Seen(sample, at)
             if sample.kind != "counter":
                 continue
-            key = (sample.name, sample.labels)
-            current[key] = sample.value
-            before = previous.get(key)
+            node = _node_of(sample.labels)
+            answered[node] = at
             if before is None:
-                # A series that appears after an earlier success started from zero since then
-                # (the API omits metrics with no data); on the very first poll nothing is known.
-                deltas[key] = sample.value if had_success else 0.0
-            elif sample.value < before:
-                reset = True
-                deltas[key] = sample.value
-            else:
-                deltas[key] = sample.value - before
-        state.counters = current
+                # A series new to a node that answered before started from zero since then
+                # (the API omits metrics with no data). A node never seen before (the first
+                # poll, another Webapp behind the same URL, a new pod) adds nothing: its
+                # lifetime total is not growth.
+                since = nodes.get(node)
+                if since is not None and sample.value > 0:
+                    deltas[key] = Growth(sample.value, since)
+            elif sample.value < before.sample.value:
+                reset = True  # this series' Webapp (or Coreapp) restarted
+                deltas[key] = Growth(sample.value, before.at)
+            elif sample.value > before.sample.value:
+                deltas[key] = Growth(sample.value - before.sample.value, before.at)
+        nodes.update(answered)
         state.deltas = deltas
+        state.duplicates = len(samples.samples) - len(in_answer)
         if reset:
             state.counter_resets += 1
+        horizon = at - max(SERIES_MEMORY, 3 * STALE_AFTER_INTERVALS * state.interval)
+        if len(series) > len(samples.samples):  # something unseen this time: maybe expired
+            for key in [k for k, seen in series.items() if seen.at < horizon]:
+                del series[key]
+            for node in [n for n, seen_at in nodes.items() if seen_at < horizon]:
+                del nodes[node]
+
+
+def _node_of(labels: Labels) -> str:
+    for name, value in labels:
+        if name == "node":
+            return value
+    return ""
 
 
 def _bucket(duration: float) -> int:

@@ -11,15 +11,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from watchdog.gateways import gateway_verdict
+from watchdog.diagnosis import api_error_text, diagnose
 from watchdog.log import get_logger
 from watchdog.results import Endpoint
 from watchdog.state import Change, EndpointState, State
 from watchdog.targets import Target
-
-# Reasons that mean "the API cannot be used from here": a critical verdict.
-UNREACHABLE = ("timeout", "connect", "dns", "tls", "protocol")
-AUTH_REJECTED = ("http_401", "http_403", "auth_config")
 
 log = get_logger(__name__)
 
@@ -39,54 +35,46 @@ class Verdict:
     summary: str
 
 
-def _failure_level(reason: str) -> Level:
-    if reason in ("http_429", "decode", "shape", "too_large"):
-        return Level.WARNING
-    return Level.CRITICAL
-
-
 def _failure_summary(endpoint: Endpoint, state: EndpointState) -> str:
     assert state.last is not None
     result = state.last.result
-    reason = result.reason or ""
-    if reason in UNREACHABLE:
-        what = "unreachable"
-    elif reason in AUTH_REJECTED:
-        what = "credentials rejected"
-    elif reason == "http_503":
-        what = "overloaded"
-    elif reason == "http_429":
-        what = "rate limited"
-    else:
-        what = "failed"
-    return f"{endpoint.value} {what}: {result.detail or reason}"
+    diagnosis = diagnose(result)
+    what = diagnosis.what if diagnosis is not None else "failed"
+    return f"{endpoint.value} {what}: {result.detail or result.reason}"
 
 
-def verdict(endpoints: dict[Endpoint, EndpointState], now: float) -> Verdict:
-    """The target's overall verdict: health decides critical; other endpoints can only warn."""
+def verdict(state: State, target: str, now: float) -> Verdict:
+    """The target's overall verdict: health decides critical; other endpoints can only warn.
+
+    Health failing is critical whatever the reason, as its alerts are, except a 429 while the
+    last good answer is still fresh: the API is answering, other callers used the budget."""
+    endpoints = state.endpoints(target)
     health = endpoints.get(Endpoint.HEALTH)
     if health is None or health.last is None:
         return Verdict(Level.UNKNOWN, "health not polled yet")
     if not health.last.ok:
-        reason = health.last.result.reason or ""
-        return Verdict(_failure_level(reason), _failure_summary(Endpoint.HEALTH, health))
-    answer = health.last.health
-    assert answer is not None
-    gateway = gateway_verdict(answer)
+        summary = _failure_summary(Endpoint.HEALTH, health)
+        blind_for_now = health.last.result.reason == "http_429" and health.fresh(now)
+        return Verdict(Level.WARNING if blind_for_now else Level.CRITICAL, summary)
+    gateway = state.gateway(target, now)
+    if gateway is None:
+        return Verdict(Level.UNKNOWN, "no fresh health answer")
     if not gateway.up:
-        return Verdict(Level.CRITICAL, gateway.summary)
+        return Verdict(Level.CRITICAL, f"gateway down: {gateway.summary}")
     problems = [
-        _failure_summary(endpoint, state)
-        for endpoint, state in endpoints.items()
-        if endpoint is not Endpoint.HEALTH and state.last is not None and not state.last.ok
+        _failure_summary(endpoint, endpoint_state)
+        for endpoint, endpoint_state in endpoints.items()
+        if endpoint is not Endpoint.HEALTH
+        and endpoint_state.last is not None
+        and not endpoint_state.last.ok
     ]
-    if problems:
+    if problems or gateway.degraded:
         return Verdict(Level.WARNING, "; ".join([gateway.summary, *problems]))
     return Verdict(Level.OK, gateway.summary)
 
 
 def probe_ready(state: State, target: str, now: float) -> tuple[bool, str]:
-    """Ready: the last health answer is fresh, not a 503, and a gateway that should be up is.
+    """Ready: the last health answer is fresh, not a failure, and enough gateways are up.
 
     A 429 to the watchdog's own poll says nothing about the API's health (other callers used
     up the shared budget), so the last good answer stands while it is fresh.
@@ -96,11 +84,9 @@ def probe_ready(state: State, target: str, now: float) -> tuple[bool, str]:
         return False, "health not polled yet"
     if not health.last.ok and health.last.result.reason != "http_429":
         return False, _failure_summary(Endpoint.HEALTH, health)
-    if health.last_success is None or not health.fresh(now):
+    gateway = state.gateway(target, now)
+    if gateway is None:
         return False, "no fresh health answer"
-    answer = health.last_success.health
-    assert answer is not None
-    gateway = gateway_verdict(answer)
     return gateway.up, gateway.summary
 
 
@@ -118,16 +104,33 @@ def _age(now: float, at: float | None) -> float | None:
 
 def endpoint_status(state: EndpointState, now: float) -> dict[str, Any]:
     last = state.last.result if state.last else None
+    error = last.api_error if last else None
+    diagnosis = diagnose(last) if last else None
+    backoff = max(0.0, state.backoff_until - now) if state.backoff_seconds else 0.0
     return {
         "ok": last.ok if last else None,
         "reason": last.reason if last else None,
+        "diagnosis": diagnosis.failure.value if diagnosis else None,
         "detail": last.detail if last else None,
         "status_code": last.status_code if last else None,
-        "api_error_code": last.api_error.code if last and last.api_error else None,
+        "api_error_code": error.code if error else None,
+        # The API's own words (details redacted of secrets and cut by the client).
+        "api_error": (
+            {
+                "code": error.code,
+                "title": error.title,
+                "details": error.details,
+                "text": api_error_text(error),
+            }
+            if error
+            else None
+        ),
         "last_poll_age_seconds": _age(now, last.started_at if last else None),
         "last_success_age_seconds": _age(now, state.last_success_at),
         "fresh": state.fresh(now),
         "interval_seconds": state.interval,
+        # After 429/503 answers polls are held back; 0 when polling on schedule.
+        "backoff_seconds": round(backoff, 3),
         "polls": state.polls,
         "errors": dict(state.errors),
     }
@@ -135,8 +138,9 @@ def endpoint_status(state: EndpointState, now: float) -> dict[str, Any]:
 
 def target_status(state: State, target: Target, now: float) -> dict[str, Any]:
     endpoints = state.endpoints(target.name)
-    result = verdict(endpoints, now)
+    result = verdict(state, target.name, now)
     health = state.health(target.name, now)
+    gateway = state.gateway(target.name, now)
     nodes = []
     if health is not None:
         nodes = [
@@ -145,6 +149,7 @@ def target_status(state: State, target: Target, now: float) -> dict[str, Any]:
                 "role": n.role,
                 "gateway_status": "error" if n.error else n.known_status,
                 "error_code": n.error.code if n.error else None,
+                "error": api_error_text(n.error) or None,
             }
             for n in health.nodes
         ]
@@ -155,7 +160,18 @@ def target_status(state: State, target: Target, now: float) -> dict[str, Any]:
         "summary": result.summary,
         "ready": ready,
         "ready_reason": ready_reason,
-        "topology": health.topology if health else None,
+        "topology": gateway.topology if gateway else None,
+        "gateways": (
+            {
+                "up": gateway.up,
+                "connected": gateway.connected,
+                "expected": gateway.expected,
+                "down": list(gateway.down),
+                "degraded": list(gateway.degraded),
+            }
+            if gateway
+            else None
+        ),
         "version": health.version if health else None,
         "nodes": nodes,
         "endpoints": {e.value: endpoint_status(s, now) for e, s in endpoints.items()},
@@ -178,7 +194,7 @@ class VerdictLog:
         self._levels: dict[str, Level] = {}
 
     def __call__(self, change: Change) -> None:
-        result = verdict(self.state.endpoints(change.target), self.clock())
+        result = verdict(self.state, change.target, self.clock())
         previous = self._levels.get(change.target)
         if previous == result.level:
             return

@@ -6,84 +6,18 @@ from typing import Any
 
 import pytest
 
+from tests.unit.alert_harness import T0, TARGET, Clock, Harness, names
 from watchdog.alerts.engine import RESOLVED_VISIBLE, AlertEngine, RuleConfig
 from watchdog.alerts.history import History
 from watchdog.alerts.model import Alert, AlertState
 from watchdog.alerts.rules import RULES, Condition, Params, Rule, TargetView
+from watchdog.diagnosis import Failure
+from watchdog.gateways import Expectation
 from watchdog.payloads import ApiErrorInfo
 from watchdog.results import Endpoint, PollResult, observe
-from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
-from watchdog.simulator.errors import ApiError
+from watchdog.simulator import Scenario, Topology
 from watchdog.state import State
 from watchdog.targets import Target
-
-T0 = 1_800_000_000.0
-TARGET = Target(name="prod", url="http://prod.test", stats_db_interval=0)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Harness:
-    """A state, an engine with a fake clock, a simulator deployment, and the notifications."""
-
-    def __init__(
-        self,
-        topology: Topology = Topology.SINGLE,
-        config: dict[str, RuleConfig] | None = None,
-        rules: tuple[Rule, ...] = RULES,
-    ) -> None:
-        self.clock = Clock()
-        self.state = State([TARGET], clock=self.clock)
-        self.sent: list[Alert] = []
-        self.engine = AlertEngine(
-            self.state, self.sent.append, config=config, rules=rules, clock=self.clock
-        )
-        self.deployment = Deployment(SimulatorConfig(topology=topology), clock=self.clock)
-
-    def body(self, endpoint: Endpoint) -> Any:
-        d = self.deployment
-        now = self.clock()
-        if endpoint is Endpoint.HEALTH:
-            answer: Any = d.health(now)
-            key = "health"
-        elif endpoint is Endpoint.METRICS:
-            answer, key = d.metrics(now), "metrics"
-        else:
-            answer, key = {"app": d.stats_app(now)}, "stats"
-        assert not isinstance(answer, ApiError)
-        return {key: answer, "meta": d.meta}
-
-    def ok(self, endpoint: Endpoint) -> list[Alert]:
-        result = PollResult(
-            "prod", endpoint, self.clock(), 0.01, 200, None, body=self.body(endpoint)
-        )
-        return self._record(result)
-
-    def fail(
-        self, endpoint: Endpoint, reason: str, status: int | None, code: int | None = None
-    ) -> list[Alert]:
-        error = ApiErrorInfo(code, "title") if code else None
-        result = PollResult("prod", endpoint, self.clock(), 0.01, status, reason, reason, error)
-        return self._record(result)
-
-    def _record(self, result: PollResult) -> list[Alert]:
-        before = len(self.sent)
-        change = self.state.record(observe(result))
-        assert change is not None
-        self.engine.on_change(change)
-        return self.sent[before:]
-
-    def advance(self, seconds: float) -> None:
-        self.clock.now += seconds
-
-    def firing(self) -> set[str]:
-        return {a.name for a in self.engine.alerts() if a.state is AlertState.FIRING}
 
 
 def _requests(ok: int, limited: int) -> dict[str, Any]:
@@ -100,10 +34,6 @@ def _requests(ok: int, limited: int) -> dict[str, Any]:
 
 METRICS_1 = _requests(100, 0)
 METRICS_2 = _requests(137, 3)  # 3 of 40 requests since the first poll got 429: 7.5 %
-
-
-def names(alerts: list[Alert]) -> list[tuple[str, str]]:
-    return [(a.name, a.state.value) for a in alerts]
 
 
 # -- rules ------------------------------------------------------------------------------------
@@ -140,7 +70,7 @@ def test_other_clients_503s_fire_overloaded() -> None:
     h.deployment.set_scenario(Scenario.BUSY)
     h.advance(30)
     assert names(h.ok(Endpoint.METRICS)) == [("WhatsAppOverloaded", "firing")]
-    assert "requests of other clients got 503" in h.sent[0].annotations["description"]
+    assert "requests of other clients answered 503" in h.sent[0].annotations["description"]
 
 
 def test_first_metrics_poll_does_not_count_old_503s() -> None:
@@ -226,18 +156,20 @@ def test_gateway_down_is_topology_aware(
 
 def test_expected_shards_setting_overrides_what_was_seen() -> None:
     """With expected_shards=1, one disconnected shard of two does not fire."""
-    config = {"gateway_down": RuleConfig(for_=0, params=Params(expected_shards=1))}
-    h = Harness(Topology.MULTICONNECT, config=config)
+    config = {"gateway_down": RuleConfig(for_=0)}
+    h = Harness(Topology.MULTICONNECT, config=config, expectation=Expectation(shards=1))
     h.deployment.set_scenario(Scenario.GATEWAY_DISCONNECTED)
     h.ok(Endpoint.HEALTH)
     assert "WhatsAppGatewayDown" not in h.firing()
 
 
 def test_coreapp_unreachable_500_1014_is_gateway_down() -> None:
-    """Health 500/1014 on a single instance (Webapp cannot reach Coreapp) is GatewayDown."""
+    """Health 500/1014 whose details name the Coreapp (single instance) is GatewayDown."""
     h = Harness(config={"gateway_down": RuleConfig(for_=0)})
-    h.fail(Endpoint.HEALTH, "http_5xx", 500, 1014)
+    details = "Connection refused. Please check if wacore is running: wacore:6252"
+    h.fail(Endpoint.HEALTH, "http_5xx", 500, 1014, details)
     assert h.firing() == {"WhatsAppGatewayDown"}
+    assert details in h.sent[0].annotations["description"]
 
 
 def test_unreachable_waits_for_its_for_duration() -> None:
@@ -467,4 +399,4 @@ def test_history_keeps_no_more_than_the_longest_configured_window() -> None:
     assert history.horizon == 300.0
     assert len(history._requests) <= 11
     assert len(history._failures) <= 11
-    assert history.own_failures(h.clock.now, 300.0, "http_429") == 10
+    assert history.own_failures(h.clock.now, 300.0, Failure.RATE_LIMITED) == 10

@@ -214,7 +214,7 @@ async def test_error_without_json_body_uses_reason_phrase() -> None:
     """A proxy's HTML error page: reason from the status, no api_error, the standard phrase."""
     result = await poll_once(lambda _: httpx.Response(502, text="<html>bad gateway</html>"))
     assert (result.reason, result.api_error) == ("http_5xx", None)
-    assert result.detail == "HTTP 502 Bad Gateway"
+    assert result.detail == "HTTP 502 Bad Gateway (no API error in the answer)"
 
 
 async def test_redirect_is_not_followed() -> None:

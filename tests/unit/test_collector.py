@@ -169,7 +169,7 @@ def healthy_state(
 
 HEALTHY_SINGLE_FAMILIES = {
     "whatsapp_up", "whatsapp_gateway_status", "whatsapp_poll_duration_seconds",
-    "whatsapp_last_success_timestamp_seconds", "whatsapp_api",
+    "whatsapp_last_success_timestamp_seconds", "whatsapp_api", "whatsapp_poll_backoff_seconds",
     "watchdog_api_restarts", "watchdog_dropped_series",
     # /v1/stats/app
     "whatsapp_app_callback_queue_size", "whatsapp_app_callback_requests_duration_ms",
@@ -376,6 +376,29 @@ def test_errors_counted_by_reason() -> None:
     assert result.value("whatsapp_poll_errors_total", endpoint="metrics", reason="http_429") == 1
     assert len(result.values("whatsapp_poll_errors_total")) == 3
     assert result.families["whatsapp_poll_errors"].type == "counter"
+
+
+def test_backoff_is_exported() -> None:
+    """The extra wait after 429/503 answers is a gauge per endpoint, 0 on schedule."""
+    state = healthy_state()
+    endpoint_state = state.get("prod", Endpoint.HEALTH)
+    assert endpoint_state is not None
+    endpoint_state.backoff_seconds = 45.0
+    result = scrape(state)
+    assert result.value("whatsapp_poll_backoff_seconds", endpoint="health") == 45.0
+    assert result.value("whatsapp_poll_backoff_seconds", endpoint="metrics") == 0.0
+
+
+def test_webapps_behind_one_url_are_all_exported() -> None:
+    """Series of several Webapps answering in turn are exported together, each with its
+    latest value, so Prometheus' rate() sees no gaps."""
+    state = State([target()])
+    for node, value in (("web-a", 10), ("web-b", 20), ("web-a", 11)):
+        body = {"connections": family("counter", {"labels": {"node": node}, "value": value})}
+        record(state, "prod", Endpoint.METRICS, envelope(Endpoint.METRICS, body))
+    result = scrape(state)
+    values = {labels["node"]: v for labels, v in result.values("whatsapp_connections_total")}
+    assert values == {"web-a": 11.0, "web-b": 20.0}
 
 
 def test_poll_duration_histogram() -> None:
@@ -629,6 +652,7 @@ def test_help_says_cached() -> None:
     own = {
         "whatsapp_up", "whatsapp_gateway_status", "whatsapp_poll_duration_seconds",
         "whatsapp_last_success_timestamp_seconds", "whatsapp_api", "whatsapp_poll_errors",
+        "whatsapp_poll_backoff_seconds",
     }  # fmt: skip
     checked = 0
     for name, metric in result.families.items():
@@ -637,7 +661,7 @@ def test_help_says_cached() -> None:
         path = next((p for prefix, p in paths.items() if name.startswith(prefix)), "/metrics")
         assert metric.documentation.endswith(f"(cached from the last poll of {path})"), name
         checked += 1
-    assert checked == len(HEALTHY_SINGLE_FAMILIES) - 7
+    assert checked == len(HEALTHY_SINGLE_FAMILIES) - 8
     assert (
         "# HELP whatsapp_app_pending_messages Messages waiting to be sent "
         "(cached from the last poll of /v1/stats/app)"

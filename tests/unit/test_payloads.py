@@ -87,7 +87,8 @@ def test_health_multiconnect_with_node_error() -> None:
     assert health.topology == "multiconnect"
     errored = [n for n in health.nodes if n.error is not None]
     assert [n.node for n in errored] == [sim.nodes[2].key]
-    assert errored[0].error == ApiErrorInfo(1014, "Internal error")
+    details = f"Connection refused. Please check if wacore is running: {sim.nodes[2].address}"
+    assert errored[0].error == ApiErrorInfo(1014, "Internal error", details)
     assert errored[0].status is None
     assert errored[0].role is None
     assert errored[0].known_status == "unknown"

@@ -54,8 +54,9 @@ class FakeClient:
                 return PollResult(
                     self.target.name, endpoint, self.clock(), 0.01, 200, None, body=body
                 )
+            status = int(reason.removeprefix("http_")) if reason.startswith("http_") else None
             return PollResult(
-                self.target.name, endpoint, self.clock(), 0.01, 429, reason, "HTTP 429"
+                self.target.name, endpoint, self.clock(), 0.01, status, reason, reason
             )
         finally:
             self.in_flight -= 1
@@ -80,8 +81,9 @@ def make_poller(
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    """After n consecutive 429s the extra wait is (2^(n-1) - 1) intervals, capped at 7."""
-    assert [backoff_seconds(10, n) for n in range(6)] == [0, 0, 10, 30, 70, 70]
+    """After n 429s/503s in a row the gap between polls is 2^n intervals, at most 4: the extra
+    wait is (2^n - 1) intervals, capped at 3."""
+    assert [backoff_seconds(10, n) for n in range(6)] == [0, 10, 30, 30, 30, 30]
 
 
 def test_poll_records_and_notifies() -> None:
@@ -99,25 +101,32 @@ def test_poll_records_and_notifies() -> None:
     assert [c.endpoint for c in changes] == [Endpoint.HEALTH]
 
 
-def test_backoff_after_429_skips_runs_until_success() -> None:
-    """Consecutive 429s make the job skip runs for a growing time; a success resets it."""
+@pytest.mark.parametrize("reason", ["http_429", "http_503"])
+def test_backoff_after_429_or_503_skips_runs_until_success(reason: str) -> None:
+    """429s and 503s in a row make the job skip runs for a growing time; a success resets it;
+    other failures do not slow down; the state shows the backoff."""
     target = Target(name="a", url="http://a.test", health_interval=10)
-    poller, clock, clients, _ = make_poller([target], ["http_429", "http_429", None])
+    poller, clock, clients, _ = make_poller([target], [reason, reason, None, "timeout", None])
+    state = poller.state.get("a", Endpoint.HEALTH)
+    assert state is not None
+    waits = []
 
     async def scenario() -> list[bool]:
         ran = []
-        for step in (0, 10, 20, 30, 40, 50):
+        for step in range(0, 130, 10):
             clock.now = 1_800_000_000.0 + step
             before = clients["a"].calls[Endpoint.HEALTH] if "a" in clients else 0
             await poller.poll("a", Endpoint.HEALTH)
             ran.append(clients["a"].calls[Endpoint.HEALTH] > before)
+            waits.append(state.backoff_seconds)
         return ran
 
-    # t=0 429 (no extra wait), t=10 429 (wait 10 more: skip t=20), t=30 ok, then normal.
-    assert asyncio.run(scenario()) == [True, True, False, True, True, True]
-    state = poller.state.get("a", Endpoint.HEALTH)
-    assert state is not None
-    assert state.consecutive_429 == 0
+    # t=0 throttled (wait 10 more: skip t=10), t=20 throttled (wait 30 more: skip t=30..50),
+    # t=60 ok, t=70 timeout (no backoff), then normal.
+    ran = asyncio.run(scenario())
+    assert ran == [True, False, True, False, False, False, True, True, True, True, True, True, True]
+    assert waits[:8] == [10, 10, 30, 30, 30, 30, 0, 0]
+    assert state.consecutive_throttled == 0
 
 
 def test_client_exception_becomes_internal_failure() -> None:

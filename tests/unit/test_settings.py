@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from watchdog.alert_settings import GatewayDownSettings, RateLimitSpikeSettings
 from watchdog.alerts.rules import RULES, Params
 from watchdog.durations import format_duration, parse_duration
+from watchdog.gateways import Expectation
 from watchdog.settings import (
     ALERT_RULES,
     AlertSettings,
@@ -661,7 +662,8 @@ INVALID = [
         {"WATCHDOG_ALERT_DISK_FULL": "true"},
         "WATCHDOG_ALERT_DISK_FULL: unknown variable; alert variables are "
         "WATCHDOG_ALERT_<RULE>_<PARAM> with RULE one of OVERLOADED, RATE_LIMIT_SPIKE, "
-        "GATEWAY_DOWN, UNREACHABLE, AUTH_REJECTED, NOT_REGISTERED, QUEUE_BACKLOG",
+        "HEALTH_FAILING, GATEWAY_DOWN, GATEWAY_DEGRADED, UNREACHABLE, AUTH_REJECTED, "
+        "NOT_REGISTERED, QUEUE_BACKLOG",
     ),
     case(
         "alerts-yaml-not-mapping",
@@ -685,8 +687,8 @@ INVALID = [
         "alerts-yaml-unknown-rule",
         {"WATCHDOG_CONFIG_FILE": "{tmp}/alerts-rule-unknown.yaml"},
         "alerts.disk_full in {tmp}/alerts-rule-unknown.yaml: unknown alert rule; known rules: "
-        "overloaded, rate_limit_spike, gateway_down, unreachable, auth_rejected, "
-        "not_registered, queue_backlog",
+        "overloaded, rate_limit_spike, health_failing, gateway_down, gateway_degraded, "
+        "unreachable, auth_rejected, not_registered, queue_backlog",
     ),
     case(
         "alerts-yaml-rule-not-mapping",
@@ -1332,11 +1334,18 @@ ALERT_DEFAULTS = {
         "threshold": 5,
         "ratio": 0.05,
     },
+    "health_failing": {"enabled": True, "for": "1m", "keep_firing_for": "1m"},
     "gateway_down": {
         "enabled": True,
         "for": "30s",
         "keep_firing_for": "1m",
         "expected_shards": 0,
+    },
+    "gateway_degraded": {
+        "enabled": True,
+        "for": "1m",
+        "keep_firing_for": "1m",
+        "connecting_for": "5m",
     },
     "unreachable": {"enabled": True, "for": "30s", "keep_firing_for": "1m"},
     "auth_rejected": {"enabled": True, "for": "0s", "keep_firing_for": "1m"},
@@ -1375,7 +1384,9 @@ def test_alert_rule_names_and_alertnames() -> None:
     assert ALERT_RULES == {
         "overloaded": "WhatsAppOverloaded",
         "rate_limit_spike": "WhatsAppRateLimitSpike",
+        "health_failing": "WhatsAppHealthFailing",
         "gateway_down": "WhatsAppGatewayDown",
+        "gateway_degraded": "WhatsAppGatewayDegraded",
         "unreachable": "WhatsAppUnreachable",
         "auth_rejected": "WhatsAppAuthRejected",
         "not_registered": "WhatsAppNotRegistered",
@@ -1384,9 +1395,15 @@ def test_alert_rule_names_and_alertnames() -> None:
     assert list(AlertSettings.model_fields) == list(ALERT_RULES)
     assert {rule.key: rule.alertname for rule in RULES} == ALERT_RULES
     params = Params()
+    expectation = Expectation()
+    from_expectation = {
+        "expected_shards": expectation.shards,
+        "connecting_for": expectation.connecting_limit,
+    }
+    assert AlertSettings().expectation() == expectation
     for rule in AlertSettings().rules().values():
         for name, value in rule.params.items():
-            assert getattr(params, name) == value
+            assert from_expectation.get(name, getattr(params, name, None)) == value
 
 
 def test_alert_rule_lookup_of_unknown_name() -> None:

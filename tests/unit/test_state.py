@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from watchdog.results import Endpoint, Observation, PollResult, observe
-from watchdog.state import DURATION_BUCKETS, STALE_AFTER_INTERVALS, State
+from watchdog.state import DURATION_BUCKETS, SERIES_MEMORY, STALE_AFTER_INTERVALS, Growth, State
 from watchdog.targets import Target
 
 NOW = 1_700_000_000.0
@@ -64,7 +64,7 @@ def counters(*series: tuple[str, dict[str, str], float], kind: str = "counter") 
     return {"metrics": families}
 
 
-def deltas(state: State) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def deltas(state: State) -> dict[tuple[str, tuple[tuple[str, str], ...]], Growth]:
     endpoint_state = state.get("prod", Endpoint.METRICS)
     assert endpoint_state is not None
     return endpoint_state.deltas
@@ -124,18 +124,23 @@ def test_record_failure_keeps_last_success() -> None:
 
 
 def test_consecutive_counters() -> None:
-    """Consecutive failures and 429s count up and reset: 429s on any other result."""
+    """Consecutive failures and throttled answers (429, 503) count up and reset: throttled on
+    any other result."""
     state = State([target()])
     es = metrics_state(state)
-    for _ in range(3):
+    for _ in range(2):
         state.record(failed("http_429", status=429))
-    assert (es.consecutive_failures, es.consecutive_429) == (3, 3)
+    state.record(failed("http_503", status=503))
+    assert (es.consecutive_failures, es.consecutive_throttled) == (3, 3)
     state.record(failed("timeout"))
-    assert (es.consecutive_failures, es.consecutive_429) == (4, 0)
+    assert (es.consecutive_failures, es.consecutive_throttled) == (4, 0)
+    state.record(failed("http_503", status=503))
+    assert (es.consecutive_failures, es.consecutive_throttled) == (5, 1)
+    state.record(failed("http_5xx", status=502))
+    assert (es.consecutive_failures, es.consecutive_throttled) == (6, 0)
     state.record(failed("http_429", status=429))
-    assert (es.consecutive_failures, es.consecutive_429) == (5, 1)
     state.record(ok())
-    assert (es.consecutive_failures, es.consecutive_429) == (0, 0)
+    assert (es.consecutive_failures, es.consecutive_throttled) == (0, 0)
 
 
 def test_change_reports_ok_flips() -> None:
@@ -188,22 +193,29 @@ def test_duration_buckets() -> None:
 # -- counter deltas -------------------------------------------------------------------------------
 
 A = ("result", "200"), ("node", "n1")
+Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
-def test_first_poll_deltas_zero() -> None:
-    """On the first success nothing is known about growth: every delta is 0."""
+def growth(state: State) -> dict[Key, tuple[float, float]]:
+    """The last poll's deltas as (amount, since) per series."""
+    return {key: (g.amount, g.since) for key, g in deltas(state).items()}
+
+
+def test_first_poll_adds_nothing() -> None:
+    """On the first success nothing is known about growth: no deltas, the values are kept."""
     state = State([target()])
     state.record(ok(body=counters(("hits", dict(A), 10.0), ("other", {}, 3.0))))
-    assert deltas(state) == {("hits", A): 0.0, ("other", ()): 0.0}
-    assert metrics_state(state).counters == {("hits", A): 10.0, ("other", ()): 3.0}
+    assert growth(state) == {}
+    values = {key: seen.sample.value for key, seen in metrics_state(state).series.items()}
+    assert values == {("hits", A): 10.0, ("other", ()): 3.0}
 
 
 def test_normal_growth() -> None:
-    """A counter that grew has the difference as delta."""
+    """A counter that grew has the difference as delta, since its last value's time."""
     state = State([target()])
-    state.record(ok(body=counters(("hits", dict(A), 10.0))))
-    state.record(ok(body=counters(("hits", dict(A), 17.5))))
-    assert deltas(state) == {("hits", A): 7.5}
+    state.record(ok(body=counters(("hits", dict(A), 10.0)), at=NOW))
+    state.record(ok(body=counters(("hits", dict(A), 17.5)), at=NOW + 30))
+    assert growth(state) == {("hits", A): (7.5, NOW)}
     assert metrics_state(state).counter_resets == 0
 
 
@@ -212,19 +224,21 @@ def test_reset_when_value_goes_down() -> None:
     state = State([target()])
     state.record(ok(body=counters(("hits", dict(A), 100.0), ("b", {}, 50.0))))
     state.record(ok(body=counters(("hits", dict(A), 4.0), ("b", {}, 2.0))))
-    assert deltas(state) == {("hits", A): 4.0, ("b", ()): 2.0}
+    assert growth(state) == {("hits", A): (4.0, NOW), ("b", ()): (2.0, NOW)}
     assert metrics_state(state).counter_resets == 1
     state.record(ok(body=counters(("hits", dict(A), 9.0), ("b", {}, 3.0))))
-    assert deltas(state) == {("hits", A): 5.0, ("b", ()): 1.0}
+    assert growth(state) == {("hits", A): (5.0, NOW), ("b", ()): (1.0, NOW)}
     assert metrics_state(state).counter_resets == 1
 
 
 def test_series_appearing_after_success() -> None:
-    """A series absent from an earlier success started from zero: its delta is its value."""
+    """A series new to a node that answered before started from zero: its delta is its value."""
     state = State([target()])
-    state.record(ok(body=counters(("hits", dict(A), 1.0))))
-    state.record(ok(body=counters(("hits", dict(A), 1.0), ("errors", {"code": "503"}, 4.0))))
-    assert deltas(state) == {("hits", A): 0.0, ("errors", (("code", "503"),)): 4.0}
+    state.record(ok(body=counters(("hits", dict(A), 1.0)), at=NOW))
+    errors = ("errors", (("code", "503"), ("node", "n1")))
+    body = counters(("hits", dict(A), 1.0), ("errors", {"code": "503", "node": "n1"}, 4.0))
+    state.record(ok(body=body, at=NOW + 30))
+    assert growth(state) == {errors: (4.0, NOW)}
 
 
 def test_series_after_failures_only() -> None:
@@ -232,7 +246,7 @@ def test_series_after_failures_only() -> None:
     state = State([target()])
     state.record(failed("timeout"))
     state.record(ok(body=counters(("hits", dict(A), 8.0))))
-    assert deltas(state) == {("hits", A): 0.0}
+    assert growth(state) == {}
 
 
 def test_failure_keeps_deltas() -> None:
@@ -241,7 +255,7 @@ def test_failure_keeps_deltas() -> None:
     state.record(ok(body=counters(("hits", dict(A), 1.0))))
     state.record(ok(body=counters(("hits", dict(A), 6.0))))
     state.record(failed("timeout"))
-    assert deltas(state) == {("hits", A): 5.0}
+    assert growth(state) == {("hits", A): (5.0, NOW)}
 
 
 def test_gauges_have_no_deltas() -> None:
@@ -249,7 +263,7 @@ def test_gauges_have_no_deltas() -> None:
     state = State([target()])
     state.record(ok(body=counters(("queue", {}, 10.0), kind="gauge")))
     state.record(ok(body=counters(("queue", {}, 1.0), kind="gauge")))
-    assert deltas(state) == {}
+    assert growth(state) == {}
     assert metrics_state(state).counter_resets == 0
 
 
@@ -258,7 +272,73 @@ def test_labels_tell_series_apart() -> None:
     state = State([target()])
     state.record(ok(body=counters(("hits", {"r": "200"}, 5.0), ("hits", {"r": "503"}, 1.0))))
     state.record(ok(body=counters(("hits", {"r": "200"}, 9.0), ("hits", {"r": "503"}, 3.0))))
-    assert deltas(state) == {("hits", (("r", "200"),)): 4.0, ("hits", (("r", "503"),)): 2.0}
+    assert growth(state) == {
+        ("hits", (("r", "200"),)): (4.0, NOW),
+        ("hits", (("r", "503"),)): (2.0, NOW),
+    }
+
+
+def webapp(node: str, value: float) -> Any:
+    return counters(("api_requests_duration_ms_count", {"node": node, "result": "503"}, value))
+
+
+def key_of(node: str) -> Key:
+    return ("api_requests_duration_ms_count", (("node", node), ("result", "503")))
+
+
+def test_webapps_behind_one_url_are_compared_with_their_own_last_values() -> None:
+    """Answers alternating between Webapps: each series is compared with its own last value,
+    however many polls ago; a Webapp seen for the first time adds nothing; no false reset."""
+    state = State([target()])
+    state.record(ok(body=webapp("web-a", 1000.0), at=NOW))
+    state.record(ok(body=webapp("web-b", 5000.0), at=NOW + 30))
+    assert growth(state) == {}  # web-b's lifetime total is not growth
+    state.record(ok(body=webapp("web-b", 5000.0), at=NOW + 60))
+    assert growth(state) == {}
+    state.record(ok(body=webapp("web-a", 1003.0), at=NOW + 90))
+    assert growth(state) == {key_of("web-a"): (3.0, NOW)}  # since web-a's own last value
+    assert metrics_state(state).counter_resets == 0
+
+
+def test_a_webapp_that_restarted_resets_only_its_series() -> None:
+    """A reset is per series: one Webapp's counters going down leave the others' alone."""
+    state = State([target()])
+    body = counters(
+        ("api_requests_duration_ms_count", {"node": "web-a", "result": "503"}, 50.0),
+        ("api_requests_duration_ms_count", {"node": "web-b", "result": "503"}, 70.0),
+    )
+    state.record(ok(body=body, at=NOW))
+    state.record(ok(body=webapp("web-a", 2.0), at=NOW + 30))
+    assert growth(state) == {key_of("web-a"): (2.0, NOW)}
+    state.record(ok(body=webapp("web-b", 71.0), at=NOW + 60))
+    assert growth(state) == {key_of("web-b"): (1.0, NOW)}
+    assert metrics_state(state).counter_resets == 1
+
+
+def test_current_samples_join_webapps_and_drop_stale_series() -> None:
+    """The exported series are every Webapp's latest, until 3 intervals without an update."""
+    state = State([target()])
+    state.record(ok(body=webapp("web-a", 1.0), at=NOW))
+    state.record(ok(body=webapp("web-b", 2.0), at=NOW + 30))
+    es = metrics_state(state)
+    values = {s.labels: s.value for s in es.current_samples(NOW + 30)}
+    assert values == {key_of("web-a")[1]: 1.0, key_of("web-b")[1]: 2.0}
+    window = STALE_AFTER_INTERVALS * 30.0
+    assert [s.value for s in es.current_samples(NOW + window + 1)] == [2.0]
+
+
+def test_unseen_series_are_forgotten_after_an_hour() -> None:
+    """A Webapp gone for longer than the series memory is forgotten; if it comes back, its
+    total is not taken for growth."""
+    state = State([target()])
+    state.record(ok(body=webapp("web-a", 10.0), at=NOW))
+    later = NOW + SERIES_MEMORY + 60
+    state.record(ok(body=webapp("web-b", 1.0), at=later))
+    es = metrics_state(state)
+    assert set(es.series) == {key_of("web-b")}
+    assert set(es.nodes) == {"web-b"}
+    state.record(ok(body=webapp("web-a", 500.0), at=later + 30))
+    assert growth(state) == {}
 
 
 # -- staleness ------------------------------------------------------------------------------------

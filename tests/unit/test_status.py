@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from watchdog.check import exit_code, render_table
-from watchdog.gateways import gateway_verdict
+from watchdog.gateways import Expectation, gateway_verdict
 from watchdog.page import render_page
-from watchdog.payloads import parse_health
+from watchdog.payloads import ApiErrorInfo, parse_health
 from watchdog.results import Endpoint, PollResult, observe
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
@@ -32,12 +32,23 @@ def ok(endpoint: Endpoint, body: Any, at: float = T0) -> PollResult:
     return PollResult("prod", endpoint, at, 0.02, 200, None, body=body)
 
 
-def failed(endpoint: Endpoint, reason: str, status_code: int | None, at: float = T0) -> PollResult:
-    return PollResult("prod", endpoint, at, 0.02, status_code, reason, f"detail of {reason}")
+def failed(
+    endpoint: Endpoint,
+    reason: str,
+    status_code: int | None,
+    at: float = T0,
+    error: ApiErrorInfo | None = None,
+) -> PollResult:
+    return PollResult(
+        "prod", endpoint, at, 0.02, status_code, reason, f"detail of {reason}", api_error=error
+    )
 
 
-def state_with(*results: PollResult) -> State:
-    state = State([TARGET], clock=lambda: T0)
+OVERLOADED = ApiErrorInfo(1016, "System overloaded", "System overloaded. Please retry later")
+
+
+def state_with(*results: PollResult, expectation: Expectation | None = None) -> State:
+    state = State([TARGET], clock=lambda: T0, expectation=expectation)
     for result in results:
         state.record(observe(result))
     return state
@@ -67,46 +78,131 @@ def test_gateway_verdict_is_topology_aware(
 def test_multiconnect_expected_shards() -> None:
     """With one shard disconnected, a multiconnect deployment is down if two are expected."""
     health = parse_health(health_body(Topology.MULTICONNECT, Scenario.GATEWAY_DISCONNECTED))
-    assert gateway_verdict(health, expected_connected=1).up
-    assert not gateway_verdict(health, expected_connected=2).up
+    assert gateway_verdict(health, Expectation(shards=1)).up
+    assert not gateway_verdict(health, Expectation(shards=2)).up
     assert gateway_verdict(health).summary.startswith("1 of 3 coreapps connected")
 
 
+def cluster(master: str, *coreapps: str) -> Any:
+    """A per-node health answer: the primary master's status, then each coreapp's."""
+    nodes = {"master-0:m0": {"gateway_status": master, "role": "primary_master"}}
+    nodes["master-1:m1"] = {"gateway_status": "disconnected", "role": "secondary_master"}
+    for i, gateway in enumerate(coreapps):
+        nodes[f"coreapp-{i}:c{i}"] = {"gateway_status": gateway, "role": "coreapp"}
+    return {"health": nodes, "meta": {"version": "v2.45.1", "api_status": "stable"}}
+
+
+def test_lost_master_does_not_hide_a_lost_shard() -> None:
+    """Once seen as multiconnect, a deployment whose primary master is lost is not taken for
+    HA: the shards seen at first are still expected, and the lost master is a signal too."""
+    state = state_with(ok(Endpoint.HEALTH, cluster("connected", "connected", "connected")))
+    first = state.gateway("prod", T0)
+    assert first is not None
+    assert (first.topology, first.expected, first.up, first.degraded) == (
+        "multiconnect",
+        2,
+        True,
+        (),
+    )
+    state.record(observe(ok(Endpoint.HEALTH, cluster("disconnected", "connected", "disconnected"))))
+    lost = state.gateway("prod", T0)
+    assert lost is not None
+    assert (lost.topology, lost.connected, lost.expected, lost.up) == ("multiconnect", 1, 2, False)
+    assert lost.down == ("coreapp-1:c1 (disconnected)",)
+    assert lost.degraded == ("primary master master-0:m0 (disconnected) not connected",)
+    assert verdict(state, "prod", T0).level is Level.CRITICAL
+
+
+def test_configured_shards_apply_whatever_the_topology_looks_like() -> None:
+    """`expected_shards` applies to a deployment that looks like HA from its first answer."""
+    answer = ok(Endpoint.HEALTH, cluster("disconnected", "connected", "disconnected"))
+    assert verdict(state_with(answer), "prod", T0).level is Level.OK  # HA: one is enough
+    state = state_with(answer, expectation=Expectation(shards=2))
+    result = verdict(state, "prod", T0)
+    assert result.level is Level.CRITICAL
+    assert "1 of 2 coreapps connected (multiconnect, 2 expected)" in result.summary
+    assert probe_ready(state, "prod", T0)[0] is False
+    assert exit_code(status(state, T0)) == 2
+
+
+def test_gateway_stuck_connecting_warns() -> None:
+    """`connecting` counts as up, until it has lasted longer than the limit: then it warns."""
+    clock = [T0]
+    state = State([TARGET], clock=lambda: clock[0], expectation=Expectation(connecting_limit=300))
+    connecting = {"health": {"gateway_status": "connecting"}, "meta": {}}
+    state.record(observe(ok(Endpoint.HEALTH, connecting, at=T0)))
+    assert verdict(state, "prod", T0).level is Level.OK
+    clock[0] = T0 + 301
+    state.record(observe(ok(Endpoint.HEALTH, connecting, at=T0 + 301)))
+    result = verdict(state, "prod", T0 + 301)
+    assert result.level is Level.WARNING
+    assert "webapp connecting for 5m1s" in result.summary
+    connected = {"health": {"gateway_status": "connected"}, "meta": {}}
+    state.record(observe(ok(Endpoint.HEALTH, connected, at=T0 + 302)))
+    assert verdict(state, "prod", T0 + 302).level is Level.OK
+
+
 @pytest.mark.parametrize(
-    ("reason", "status_code", "level", "words"),
+    ("reason", "status_code", "error", "words"),
     [
-        ("http_503", 503, Level.CRITICAL, "overloaded"),
-        ("http_401", 401, Level.CRITICAL, "credentials rejected"),
-        ("connect", None, Level.CRITICAL, "unreachable"),
-        ("timeout", None, Level.CRITICAL, "unreachable"),
-        ("http_429", 429, Level.WARNING, "rate limited"),
-        ("decode", 200, Level.WARNING, "failed"),
+        ("http_503", 503, OVERLOADED, "is overloaded (503, code 1016)"),
+        ("http_503", 503, None, "unavailable behind its proxy/load balancer (HTTP 503)"),
+        ("http_5xx", 502, None, "unavailable behind its proxy/load balancer (HTTP 502)"),
+        ("http_401", 401, ApiErrorInfo(1005, "Access denied"), "rejects the watchdog's"),
+        ("connect", None, None, "unreachable"),
+        ("timeout", None, None, "unreachable"),
+        ("http_429", 429, None, "rate limits the watchdog"),
+        ("decode", 200, None, "unusable answer"),
+        ("http_5xx", 500, ApiErrorInfo(1011, "Service not ready"), "is not ready"),
+        ("http_404", 404, None, "404"),
+        (
+            "http_5xx",
+            500,
+            ApiErrorInfo(1014, "Internal error", "Please check if wacore is running: wacore:6252"),
+            "cannot reach its Coreapp",
+        ),
+        (
+            "http_5xx",
+            500,
+            ApiErrorInfo(1014, "Internal error", "Can't connect to the Database server"),
+            "database error",
+        ),
     ],
 )
 def test_health_failure_verdicts(
-    reason: str, status_code: int | None, level: Level, words: str
+    reason: str, status_code: int | None, error: ApiErrorInfo | None, words: str
 ) -> None:
-    """A failed health poll decides the level; the summary says what kind of failure."""
-    state = state_with(failed(Endpoint.HEALTH, reason, status_code))
-    result = verdict(state.endpoints("prod"), T0)
-    assert result.level is level
+    """Any failed health poll is critical; the summary says what the answer shows."""
+    state = state_with(failed(Endpoint.HEALTH, reason, status_code, error=error))
+    result = verdict(state, "prod", T0)
+    assert result.level is Level.CRITICAL
     assert words in result.summary
+
+
+def test_health_429_warns_while_the_last_answer_is_fresh() -> None:
+    """A 429 after a good answer that is still fresh only warns: the API answers, others used
+    the budget."""
+    state = state_with(
+        ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
+        failed(Endpoint.HEALTH, "http_429", 429),
+    )
+    assert verdict(state, "prod", T0).level is Level.WARNING
 
 
 def test_other_endpoint_failure_only_warns() -> None:
     """Health fine but /metrics failing is a warning, not critical."""
     state = state_with(
         ok(Endpoint.HEALTH, health_body(Topology.SINGLE, Scenario.HEALTHY)),
-        failed(Endpoint.METRICS, "http_503", 503),
+        failed(Endpoint.METRICS, "http_503", 503, error=OVERLOADED),
     )
-    result = verdict(state.endpoints("prod"), T0)
+    result = verdict(state, "prod", T0)
     assert result.level is Level.WARNING
-    assert "metrics overloaded" in result.summary
+    assert "metrics is overloaded" in result.summary
 
 
 def test_not_polled_is_unknown() -> None:
     """Before the first health poll the verdict is unknown (exit 3 for `check`)."""
-    assert verdict(state_with().endpoints("prod"), T0).level is Level.UNKNOWN
+    assert verdict(state_with(), "prod", T0).level is Level.UNKNOWN
 
 
 def test_probe_ready_follows_gateway_freshness_and_503() -> None:
@@ -124,7 +220,7 @@ def test_probe_ready_follows_gateway_freshness_and_503() -> None:
     limited = failed(Endpoint.HEALTH, "http_429", 429)
     assert probe_ready(state_with(healthy, limited), "prod", T0)[0]
     assert not probe_ready(state_with(limited), "prod", T0)[0]
-    overloaded = failed(Endpoint.HEALTH, "http_503", 503)
+    overloaded = failed(Endpoint.HEALTH, "http_503", 503, error=OVERLOADED)
     ready, reason = probe_ready(state_with(healthy, overloaded), "prod", T0)
     assert not ready
     assert "overloaded" in reason

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from watchdog.alerts.history import History
 from watchdog.alerts.model import Alert, AlertState, fingerprint
 from watchdog.alerts.rules import RULES, Condition, Params, Rule, TargetView
-from watchdog.gateways import gateway_verdict
 from watchdog.log import get_logger
 from watchdog.state import Change, State
 
@@ -39,10 +38,21 @@ class RuleConfig:
     params: Params = field(default_factory=Params)
 
 
+# Rule parameters that say what the gateways should be: they configure the state's
+# `Expectation` (`AlertSettings.expectation()`), so the status page, `check` and `/probe` judge
+# the gateways as the alerts do, and no rule reads them itself.
+_EXPECTATION_PARAMS = frozenset({"expected_shards", "connecting_for"})
+
+
 def rule_configs(rules: Mapping[str, RuleSettingsLike]) -> dict[str, RuleConfig]:
     """The engine's view of the per-rule settings (`Settings.alerts.rules()`)."""
     return {
-        key: RuleConfig(rule.enabled, rule.for_, rule.keep_firing_for, Params(**rule.params))
+        key: RuleConfig(
+            rule.enabled,
+            rule.for_,
+            rule.keep_firing_for,
+            Params(**{k: v for k, v in rule.params.items() if k not in _EXPECTATION_PARAMS}),
+        )
         for key, rule in rules.items()
     }
 
@@ -89,7 +99,6 @@ class AlertEngine:
         self.clock = clock
         self._horizon = max((self.config(r).params.window for r in self.rules), default=0.0)
         self._history: dict[str, History] = {}
-        self._first_connected: dict[str, int] = {}
         # Pending and firing alerts by target, then fingerprint: an evaluation touches one
         # target's alerts only, however many targets there are.
         self._active: dict[str, dict[str, _Tracked]] = {}
@@ -110,9 +119,6 @@ class AlertEngine:
         """A poll of `change.target` was recorded: update its history and evaluate it."""
         history = self._history_of(change.target)
         history.record(change.observation, self.state.get(change.target, change.endpoint))
-        health = change.observation.health
-        if health is not None and change.target not in self._first_connected:
-            self._first_connected[change.target] = gateway_verdict(health).connected
         self.evaluate(change.target)
 
     def tick(self, part: int = 0, parts: int = 1) -> None:
@@ -140,7 +146,7 @@ class AlertEngine:
             endpoints=self.state.endpoints(target_name),
             history=self._history_of(target_name),
             now=when,
-            first_connected=self._first_connected.get(target_name),
+            gateway=self.state.gateway(target_name, when),
         )
         holding: dict[str, tuple[Rule, Condition, dict[str, str]]] = {}
         for rule in self.rules:
@@ -229,7 +235,6 @@ class AlertEngine:
                 changed.append(resolved)
                 self._deliver(self._notify, resolved)
         self._history.pop(target_name, None)
-        self._first_connected.pop(target_name, None)
         return changed
 
     def _keep_resolved(self, alert: Alert) -> None:

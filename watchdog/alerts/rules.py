@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watchdog.alerts.history import History
+from watchdog.diagnosis import Failure, diagnose
 from watchdog.durations import format_duration
-from watchdog.gateways import NOT_REGISTERED, gateway_verdict
+from watchdog.gateways import NOT_REGISTERED, GatewayVerdict
 from watchdog.payloads import Health
 from watchdog.results import Endpoint
 from watchdog.state import EndpointState
-from watchdog.status import AUTH_REJECTED, UNREACHABLE
 from watchdog.targets import Target
 
 
@@ -27,7 +27,6 @@ class Params:
     window: float = 60.0
     threshold: int = 5
     ratio: float = 0.05
-    expected_shards: int = 0
     pending_messages: int = 50_000
     callback_queue_size: int = 50_000
 
@@ -49,8 +48,8 @@ class TargetView:
     endpoints: dict[Endpoint, EndpointState]
     history: History
     now: float
-    # Coreapps seen connected at the first health answer (multiconnect's expected shards).
-    first_connected: int | None = None
+    # The gateway verdict on the latest fresh health answer (`State.gateway`).
+    gateway: GatewayVerdict | None = None
 
     def fresh_health(self) -> Health | None:
         state = self.endpoints.get(Endpoint.HEALTH)
@@ -74,34 +73,72 @@ def _window(params: Params) -> str:
     return format_duration(params.window)
 
 
+# Which rule speaks for a failed health poll, by what the failure is: every kind has exactly
+# one, so no failing health answer goes without an alert and none pages twice.
+HEALTH_RULES: dict[Failure, str] = {
+    Failure.UNREACHABLE: "unreachable",
+    Failure.PROXY: "unreachable",
+    Failure.OVERLOADED: "overloaded",
+    Failure.AUTH: "auth_rejected",
+    Failure.COREAPP_UNREACHABLE: "gateway_down",
+    Failure.RATE_LIMITED: "health_failing",
+    Failure.NOT_READY: "health_failing",
+    Failure.API_ERROR: "health_failing",
+    Failure.NOT_FOUND: "health_failing",
+    Failure.UNUSABLE: "health_failing",
+    Failure.INTERNAL: "health_failing",
+}
+
+
+def _health_conditions(view: TargetView, rule: str, summary: str = "") -> list[Condition]:
+    """The condition of the failing health poll this rule speaks for, if there is one: what
+    the answer showed, how long it has failed, and what to do."""
+    state = view.endpoints.get(Endpoint.HEALTH)
+    if state is None or state.last is None:
+        return []
+    diagnosis = diagnose(state.last.result)
+    if diagnosis is None or HEALTH_RULES[diagnosis.failure] != rule:
+        return []
+    count = state.consecutive_failures
+    polls = f"The last {count} health poll{'s' if count != 1 else ''} failed"
+    return [
+        Condition(
+            summary=summary or f"WhatsApp API {view.target.name} {diagnosis.what}",
+            description=f"{polls}: {state.last_detail}. {diagnosis.advice}",
+        )
+    ]
+
+
 def overloaded(view: TargetView, params: Params) -> list[Condition]:
-    own = view.history.own_failures(view.now, params.window, "http_503")
+    own = view.history.own_failures(view.now, params.window, Failure.OVERLOADED)
     others = view.history.api_requests(view.now, params.window, "503")
-    if not own and not others:
+    # Counts from the API's counters are spread over the time since each series' last value:
+    # less than one request in the window is no evidence of a 503 in it.
+    if not own and others < 1:
         return []
     return [
         Condition(
             summary=f"WhatsApp API {view.target.name} is overloaded (503, code 1016)",
             description=(
-                f"In the last {_window(params)}, {own} of the watchdog's polls and "
-                f"{others:.0f} requests of other clients got 503 System overloaded. The "
-                "Coreapp's queues are close to full: slow down or pause senders, check "
-                "pending_messages and callback_queue_size (webhook receivers failing?), and "
-                "add coreapps/shards if this is load."
+                f"In the last {_window(params)}, {own} of the watchdog's polls got 503 System "
+                f"overloaded (1016) and the API counted {others:.0f} requests of other clients "
+                "answered 503. The Coreapp's queues are close to full: slow down or pause "
+                "senders, check pending_messages and callback_queue_size (webhook receivers "
+                "failing?), and add coreapps/shards if this is load."
             ),
         )
     ]
 
 
 def rate_limit_spike(view: TargetView, params: Params) -> list[Condition]:
-    own = view.history.own_failures(view.now, params.window, "http_429")
+    own = view.history.own_failures(view.now, params.window, Failure.RATE_LIMITED)
     limited = view.history.api_requests(view.now, params.window, "429")
     total = view.history.api_requests(view.now, params.window)
     share = limited / total if total else 0.0
     if (
         own < params.threshold
         and limited < params.threshold
-        and not (limited and share >= params.ratio)
+        and not (limited >= 1 and share >= params.ratio)
     ):
         return []
     return [
@@ -118,94 +155,69 @@ def rate_limit_spike(view: TargetView, params: Params) -> list[Condition]:
     ]
 
 
+def health_failing(view: TargetView, params: Params) -> list[Condition]:
+    return _health_conditions(view, "health_failing")
+
+
 def gateway_down(view: TargetView, params: Params) -> list[Condition]:
-    state = view.endpoints.get(Endpoint.HEALTH)
-    if state is not None and state.last is not None and state.last.result.reason == "http_5xx":
-        error = state.last.result.api_error
-        if error is not None and error.code == 1014:
-            # 500/1014 on health: the Webapp cannot reach the Coreapp (reference §1.4).
-            return [
-                Condition(
-                    summary=f"WhatsApp gateway of {view.target.name} is down: Coreapp unreachable",
-                    description=(
-                        f"Health answers 500/1014: {state.last.result.detail}. The Webapp "
-                        "cannot reach the Coreapp; check the coreapp pods and their ports "
-                        "6250-6253."
-                    ),
-                )
-            ]
-    health = view.fresh_health()
-    if health is None:
-        return []
-    if health.topology == "single":
-        if health.nodes[0].status in NOT_REGISTERED:
-            return []  # WhatsAppNotRegistered says it better
-        expected = 1
-    elif health.topology == "multiconnect":
-        expected = params.expected_shards or view.first_connected or 1
-    else:
-        expected = 1
-    coreapps = [n for n in health.nodes if n.role in ("coreapp", None)]
-    if coreapps and all(n.status in NOT_REGISTERED for n in coreapps):
-        return []
-    verdict = gateway_verdict(health, expected_connected=expected)
-    if verdict.up:
-        return []
-    down = [
-        f"{n.node} ({'error' if n.error else n.known_status})"
-        for n in coreapps
-        if n.error is not None or n.status not in ("connected", "connecting")
-    ]
+    summary = f"WhatsApp gateway of {view.target.name} is down: Coreapp unreachable"
+    unreachable_coreapp = _health_conditions(view, "gateway_down", summary)
+    if unreachable_coreapp:
+        return unreachable_coreapp
+    verdict = view.gateway if view.fresh_health() is not None else None
+    if verdict is None or verdict.up or verdict.not_registered:
+        return []  # WhatsAppNotRegistered says "not registered" better
     return [
         Condition(
             summary=f"WhatsApp gateway of {view.target.name} is down: {verdict.summary}",
             description=(
-                f"Expected at least {expected} connected gateway(s), found {verdict.connected}"
-                f" ({health.topology}). Not connected: {', '.join(down) or 'none'}. Messages "
-                "queue up and are not delivered; check the coreapp logs and their connection "
-                "to WhatsApp."
+                f"Expected at least {verdict.expected} connected gateway(s), found "
+                f"{verdict.connected} ({verdict.topology}). Not connected: "
+                f"{', '.join(verdict.down) or 'none'}. Messages queue up and are not "
+                "delivered; check the coreapp logs and their connection to WhatsApp."
+            ),
+        )
+    ]
+
+
+def gateway_degraded(view: TargetView, params: Params) -> list[Condition]:
+    verdict = view.gateway if view.fresh_health() is not None else None
+    if verdict is None or not verdict.degraded:
+        return []
+    return [
+        Condition(
+            summary=f"WhatsApp gateways of {view.target.name} are degraded",
+            description=(
+                f"{'; '.join(verdict.degraded)}. Messages may still flow, but a multiconnect "
+                "deployment without its primary master cannot fail over or rebalance shards, "
+                "and a gateway that stays connecting never delivers: check the master and "
+                "coreapp logs and their connection to WhatsApp."
             ),
         )
     ]
 
 
 def unreachable(view: TargetView, params: Params) -> list[Condition]:
-    state = view.endpoints.get(Endpoint.HEALTH)
-    if state is None or state.last is None or state.last.result.reason not in UNREACHABLE:
-        return []
-    result = state.last.result
-    return [
-        Condition(
-            summary=f"WhatsApp API {view.target.name} is unreachable ({result.reason})",
-            description=(
-                f"The last {state.consecutive_failures} health poll(s) failed: {result.detail}. "
-                "Check the webapp pods, their Service and network policies, DNS, and the "
-                "certificate (WATCHDOG_TLS_CA_FILE / WATCHDOG_TLS_INSECURE)."
-            ),
-        )
-    ]
+    return _health_conditions(view, "unreachable")
 
 
 def auth_rejected(view: TargetView, params: Params) -> list[Condition]:
     rejected = []
+    advice = ""
     for endpoint, state in view.endpoints.items():
-        result = state.last.result if state.last is not None else None
-        if result is None or result.reason not in AUTH_REJECTED:
+        if state.last is None:
             continue
-        if result.reason == "http_403" and result.api_error and result.api_error.code != 1005:
+        diagnosis = diagnose(state.last.result)
+        if diagnosis is None or diagnosis.failure is not Failure.AUTH:
             continue
-        rejected.append(f"{endpoint.value}: {result.detail}")
+        rejected.append(f"{endpoint.value}: {state.last.result.detail}")
+        advice = advice or diagnosis.advice
     if not rejected:
         return []
     return [
         Condition(
             summary=f"WhatsApp API {view.target.name} rejects the watchdog's credentials",
-            description=(
-                "; ".join(rejected) + ". The API key is wrong or was rotated (update the "
-                "secret behind WA_API_KEY_FILE; the watchdog re-reads it), or this version "
-                "refuses the key on metrics and stats (set WATCHDOG_AUTH_MODE=auto with "
-                "WA_WEB_USERNAME/WA_WEB_PASSWORD)."
-            ),
+            description=f"{'; '.join(rejected)}. {advice}",
         )
     ]
 
@@ -268,7 +280,9 @@ def queue_backlog(view: TargetView, params: Params) -> list[Condition]:
 RULES: tuple[Rule, ...] = (
     Rule("overloaded", "WhatsAppOverloaded", "critical", overloaded),
     Rule("rate_limit_spike", "WhatsAppRateLimitSpike", "warning", rate_limit_spike),
+    Rule("health_failing", "WhatsAppHealthFailing", "critical", health_failing),
     Rule("gateway_down", "WhatsAppGatewayDown", "critical", gateway_down),
+    Rule("gateway_degraded", "WhatsAppGatewayDegraded", "warning", gateway_degraded),
     Rule("unreachable", "WhatsAppUnreachable", "critical", unreachable),
     Rule("auth_rejected", "WhatsAppAuthRejected", "critical", auth_rejected),
     Rule("not_registered", "WhatsAppNotRegistered", "warning", not_registered),
