@@ -50,6 +50,16 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1: {text!r}")
+    return number
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="watchdog",
@@ -67,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", choices=[s.value for s in Scenario], default="healthy")
     demo.add_argument("--topology", choices=[t.value for t in Topology], default="ha")
     demo.add_argument("--listen", default="127.0.0.1:9877", help="where the watchdog serves")
+    demo.add_argument(
+        "--webapps", type=_positive, default=1, help="Webapps behind the simulated load balancer"
+    )
     sub.add_parser("config", help="validate and print the effective configuration")
     _simulate_parser(sub.add_parser("simulate", help="serve the WhatsApp API simulator alone"))
     return parser
@@ -81,6 +94,13 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--coreapps", type=int, default=3, help="coreapp nodes (ha, multiconnect)")
     p.add_argument("--shards", type=int, default=2, help="connected shards (multiconnect)")
     p.add_argument("--scenario", choices=[s.value for s in Scenario], default="healthy")
+    p.add_argument(
+        "--webapps",
+        type=_positive,
+        default=1,
+        help="Webapps behind a round-robin load balancer, each with its own host name, "
+        "counters and restarts (default 1)",
+    )
     p.add_argument(
         "--api-key",
         help="the WA_API_KEY the simulated API accepts (default: $WA_API_KEY, else the "
@@ -98,6 +118,11 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--token-leeway", type=_duration, default="600s", help="clock skew allowed on expiry"
+    )
+    p.add_argument(
+        "--password-change-required",
+        action="store_true",
+        help="the first login must set a new password (401/1024 without new_password)",
     )
     p.add_argument(
         "--key-scope",
@@ -184,7 +209,9 @@ def cmd_check(as_json: bool, environ: Mapping[str, str], out: TextIO, err: TextI
         return EXIT_CONFIG
     settings, redactor = configured
     targets = select_shard(settings.targets, settings.shard_index, settings.shard_count)
-    document = asyncio.run(check_once(targets, api_clients(settings, redactor)))
+    document = asyncio.run(
+        check_once(targets, api_clients(settings, redactor), settings.alerts.expectation())
+    )
     if as_json:
         json.dump(document, out, indent=2)
         out.write("\n")
@@ -210,6 +237,8 @@ def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         token_lifetime=args.token_lifetime,
         token_leeway=args.token_leeway,
         key_scope=KeyScope(args.key_scope),
+        password_change_required=args.password_change_required,
+        webapps=args.webapps,
         version=args.api_version,
         slow_delay=args.slow_delay,
         flap_period=args.flap_period,
@@ -239,6 +268,7 @@ def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         topology=args.topology,
         scenario=args.scenario,
         nodes=[n.key for n in deployment.nodes],
+        webapps=[w.host for w in deployment.webapps],
         demo_key=key == DEMO_KEY,
     )
     serve_simulator(deployment, args.host, args.port)
@@ -264,5 +294,5 @@ def main(
         return cmd_check(args.json, env, stdout, stderr)
     if args.command == "demo":
         configure_logging(level="info", fmt="console")
-        return run_demo(Scenario(args.scenario), Topology(args.topology), args.listen)
+        return run_demo(Scenario(args.scenario), Topology(args.topology), args.listen, args.webapps)
     return cmd_run(env, stderr)

@@ -39,11 +39,12 @@ def demo_settings(simulator_url: str, listen: str) -> Settings:
     )
 
 
-def run_demo(scenario: Scenario, topology: Topology, listen: str) -> int:
+def run_demo(scenario: Scenario, topology: Topology, listen: str, webapps: int = 1) -> int:
     deployment = Deployment(
         SimulatorConfig(
             topology=topology,
             scenario=scenario,
+            webapps=webapps,
             api_key=DEMO_KEY,
             users={DEMO_USER: DEMO_PASSWORD},
         )
@@ -61,6 +62,7 @@ def run_demo(scenario: Scenario, topology: Topology, listen: str) -> int:
             probe=f"{base}/probe/demo/ready",
             simulator=simulator.url,
             scenario=scenario.value,
+            webapps=webapps,
             switch_scenario=f"curl -XPOST {simulator.url}/_sim/scenario "
             '-d \'{"scenario": "overloaded"}\'',
         )

@@ -42,8 +42,17 @@ def params(fmt: str | None) -> dict[str, str] | None:
     return {"format": fmt} if fmt else None
 
 
+PROXY = {Scenario.PROXY_502: 502, Scenario.PROXY_503: 503, Scenario.PROXY_504: 504}
+# Scenarios in which health and stats fail as a whole, in every topology, while /metrics answers.
+CONTROLLER_FAILURE = {Scenario.NOT_READY: 1011, Scenario.DATABASE_DOWN: 1014}
+
+
 def expected_statuses(scenario: Scenario, topology: Topology, path: str) -> set[int]:
     """What the scenario documentation promises for one request."""
+    if scenario in PROXY:
+        return {PROXY[scenario]}
+    if scenario in CONTROLLER_FAILURE and path != "/metrics":
+        return {500}
     if scenario is Scenario.OVERLOADED:
         return {503}
     if scenario is Scenario.RATE_LIMITED:
@@ -68,12 +77,23 @@ def test_scenario_matrix(
     response = sim.get(path, params=params(fmt))
     assert response.status_code in expected_statuses(scenario, topology, path), response.text
     status = response.status_code
-    if status == 503:
+    if scenario in PROXY:
+        # The proxy's own page: no JSON, no envelope, and no X-Request-ID (the Webapp's).
+        assert response.headers["content-type"] == "text/html"
+        assert f"<title>{status} " in response.text
+        assert "x-request-id" not in response.headers
+        return
+    if scenario is Scenario.DATABASE_DOWN and status == 500:
+        # An unhandled exception: JSON even where Prometheus text was asked for.
+        assert_error(response, 500, 1014, "Can't connect to the Database server through socket")
+    elif status == 503:
         assert_error(response, 503, 1016)
     elif status == 429:
         assert_error(response, 429, 1015)
     elif status == 500 and fmt == "prometheus":
         assert response.content == b""
+    elif status == 500 and scenario is Scenario.NOT_READY:
+        assert_error(response, 500, 1011)
     elif status == 500:
         assert_error(response, 500, 1014, WACORE_DOWN)
     elif scenario is Scenario.MALFORMED:
@@ -320,6 +340,12 @@ def test_counters_never_decrease(shared: SharedSim, topology: Topology) -> None:
         Scenario.UNINITIALIZED,
         Scenario.UNREGISTERED,
         Scenario.FLAPPING,
+        Scenario.NOT_READY,
+        Scenario.DATABASE_DOWN,
+        Scenario.HEALTH_UNUSABLE,
+        Scenario.GATEWAY_CONNECTING,
+        Scenario.MASTER_LOST,
+        Scenario.PROXY_502,
         Scenario.MALFORMED,
         Scenario.OVERLOADED,
         Scenario.HEALTHY,
@@ -327,7 +353,7 @@ def test_counters_never_decrease(shared: SharedSim, topology: Topology) -> None:
     for scenario in order:
         sim.set_scenario(scenario)
         sim.clock.advance(45)
-        if scenario in (Scenario.MALFORMED, Scenario.OVERLOADED):
+        if scenario in (Scenario.MALFORMED, Scenario.OVERLOADED, Scenario.PROXY_502):
             continue  # unreadable while it lasts; read again after the next switch
         for key, value in counter_series(sim).items():
             assert value >= seen.get(key, 0), key

@@ -8,7 +8,12 @@ import re
 
 import pytest
 
-from watchdog.simulator.auth import Credentials, expires_after_text, valid_api_key
+from watchdog.simulator.auth import (
+    Credentials,
+    expires_after_text,
+    valid_api_key,
+    valid_new_password,
+)
 
 T0 = 1_700_000_000.0
 
@@ -104,3 +109,49 @@ def test_expires_after_text() -> None:
     assert expires_after_text(0) == "1970-01-01 00:00:00+00:00"
     assert expires_after_text(T0 + 0.9) == "2023-11-14 22:13:20+00:00"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+00:00", expires_after_text(T0))
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("Aa1!aaaa", True),  # 8 characters
+        ("Aa1!aaa", False),  # 7
+        ("Aa1!" + "a" * 60, True),  # 64
+        ("Aa1!" + "a" * 61, False),  # 65
+        ("aa1!aaaa", False),  # no upper-case
+        ("AA1!AAAA", False),  # no lower-case
+        ("Aab!aaaa", False),  # no digit
+        ("Aa1aaaaa", False),  # no special character
+        ("Aa1 aaaa", False),  # a space is not special, and not allowed
+        ("Aa1!aaaä", False),  # only ASCII
+        ("Aa1\\aaaa", True),  # every ASCII punctuation character counts, backslash too
+        ("Aa1]aaaa", True),
+        ("Aa1!aaaa\n", False),
+    ],
+)
+def test_new_password_rules(password: str, ok: bool) -> None:
+    """New passwords follow the Webapp's complexity rules (8-64, digit, upper, lower, special)."""
+    assert valid_new_password(password) is ok
+
+
+def test_password_change_requirement() -> None:
+    """Required: every user must change; changing clears it for that user and sets the password."""
+    c = Credentials(
+        api_key=None,
+        users={"a": "pw-a", "b": "pw-b"},
+        token_lifetime=1,
+        token_leeway=0,
+        password_change_required=True,
+    )
+    assert c.users_to_change_password == ["a", "b"]
+    assert c.must_change_password("a")
+    c.change_password("a", "New-pw-1!")
+    assert not c.must_change_password("a")
+    assert c.must_change_password("b")
+    assert c.check_password("a", "New-pw-1!")
+    assert not c.check_password("a", "pw-a")
+    c.require_password_change(False)
+    assert not c.must_change_password("b")
+    assert c.users_to_change_password == []
+    c.require_password_change(True)
+    assert c.users_to_change_password == ["a", "b"]

@@ -86,9 +86,69 @@ def test_affected_node_is_active_coreapp() -> None:
 def test_counter_rates_never_negative(topology: Topology, scenario: Scenario) -> None:
     """No counter has a negative rate in any scenario, so counters never decrease."""
     nodes = build_nodes(topology, 3, 2, random.Random(0))
-    rates = Traffic(topology, nodes, "abcdefabcdef").rates(scenario)
-    assert rates
-    assert all(rate >= 0 for rate in rates.values())
+    traffic = Traffic(topology, nodes)
+    core = traffic.core_rates(scenario)
+    webapp = traffic.webapp_rates(scenario, "abcdefabcdef", 0.5)
+    assert core
+    assert webapp
+    assert all(rate >= 0 for rate in [*core.values(), *webapp.values()])
+
+
+def test_webapp_rates_split_by_share() -> None:
+    """A Webapp serving a third of the requests counts a third of each flow's rate."""
+    traffic = Traffic(Topology.SINGLE, build_nodes(Topology.SINGLE, 3, 2, random.Random(0)))
+    whole = traffic.webapp_rates(Scenario.HEALTHY, "abcdefabcdef", 1.0)
+    third = traffic.webapp_rates(Scenario.HEALTHY, "abcdefabcdef", 1 / 3)
+    assert set(whole) == set(third)
+    for key, rate in whole.items():
+        if key[1] != "web_process_limit_hit":
+            assert third[key] == pytest.approx(rate / 3), key
+
+
+@pytest.mark.parametrize("scenario", [Scenario.PROXY_502, Scenario.PROXY_503, Scenario.PROXY_504])
+def test_proxy_scenarios_reach_no_webapp(scenario: Scenario) -> None:
+    """Under a proxy fault no request reaches the Webapp: its request counters stand still."""
+    traffic = Traffic(Topology.HA, build_nodes(Topology.HA, 3, 2, random.Random(0)))
+    rates = traffic.webapp_rates(scenario, "abcdefabcdef", 1.0)
+    assert all(rate == 0 for rate in rates.values())
+
+
+def test_database_down_db_calls_fail() -> None:
+    """database_down: the Webapp's DB calls fail with HY000/2002 and none succeeds."""
+    traffic = Traffic(Topology.SINGLE, build_nodes(Topology.SINGLE, 3, 2, random.Random(0)))
+    rates = traffic.webapp_rates(Scenario.DATABASE_DOWN, "abcdefabcdef", 1.0)
+    db = {k: r for k, r in rates.items() if k[1] == "api_requests_db_duration_ms_count"}
+    assert db
+    assert {dict(k[2])["result"] for k in db} == {"HY000/2002"}
+    assert all(r > 0 for r in db.values())
+
+
+@pytest.mark.parametrize("topology", list(Topology))
+def test_gateway_connecting_active_senders(topology: Topology) -> None:
+    """gateway_connecting: exactly the coreapps connected when healthy report connecting."""
+    healthy = statuses(topology, Scenario.HEALTHY)
+    nodes = build_nodes(topology, 3, 2, random.Random(0))
+    connecting = statuses(topology, Scenario.GATEWAY_CONNECTING)
+    for node, before, after in zip(nodes, healthy, connecting, strict=True):
+        sender = node.role in (Role.COREAPP, None) and before == "connected"
+        assert after == ("connecting" if sender else before), node.key
+
+
+def test_master_lost_multiconnect() -> None:
+    """master_lost, multiconnect: the primary master and one shard's coreapp disconnect."""
+    nodes = build_nodes(Topology.MULTICONNECT, 3, 2, random.Random(0))
+    healthy = statuses(Topology.MULTICONNECT, Scenario.HEALTHY)
+    lost = statuses(Topology.MULTICONNECT, Scenario.MASTER_LOST)
+    changed = [n for n, a, b in zip(nodes, healthy, lost, strict=True) if a != b]
+    assert changed == [nodes[0], affected_node(nodes)]
+    assert lost[0] == "disconnected"
+    assert lost[2:].count("connected") == 1
+
+
+@pytest.mark.parametrize("topology", [Topology.SINGLE, Topology.HA])
+def test_master_lost_elsewhere_is_healthy(topology: Topology) -> None:
+    """master_lost outside multiconnect reports what a healthy deployment does."""
+    assert statuses(topology, Scenario.MASTER_LOST) == statuses(topology, Scenario.HEALTHY)
 
 
 def test_healthy_queues_bounded() -> None:

@@ -1,9 +1,9 @@
 """The simulator's HTTP surface: the API's monitoring endpoints, login, and an admin API.
 
-Order of checks on an API request follows the Webapp: routing (unknown path → 404 before any
-auth), the security firewall (401/403), rate limits, then the controller, which talks to the
-Coreapp (where concurrency overload, 503, arises). Admin endpoints live under `/_sim/`, a path
-the real API never used, so they cannot collide with it.
+Order of checks on an API request follows the Webapp: the load balancer in front picks the
+Webapp (`proxy.py`), then routing (unknown path → 404 before any auth), the security firewall
+(401/403), rate limits, then the controller, which talks to the Coreapp (where concurrency
+overload, 503, arises). Admin endpoints live under `/_sim/` (`admin.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import base64
 import binascii
 import json
-import math
 import re
 import time
 import uuid
@@ -27,23 +26,30 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchdog.simulator.admin import AdminApi
 from watchdog.simulator.arrivals import ArrivalLog, RecordArrivals
-from watchdog.simulator.auth import KeyScope, expires_after_text
+from watchdog.simulator.auth import KeyScope, expires_after_text, valid_new_password
 from watchdog.simulator.deployment import Deployment, Families
 from watchdog.simulator.errors import (
+    DATABASE_UNREACHABLE,
     HEALTH_RATE_LIMITED,
     INVALID_CREDENTIALS,
     LOGIN_RATE_LIMITED,
     MISSING_CREDENTIALS,
     NO_PERMISSION,
     OVERLOADED,
+    PASSWORD_CHANGE,
     PATH_NOT_FOUND,
     REQUEST_RATE_LIMITED,
+    SERVICE_NOT_READY,
+    UNDECODABLE_REQUEST,
+    WEAK_PASSWORD,
     ApiError,
     envelope,
 )
+from watchdog.simulator.proxy import WEBAPP_KEY, LoadBalancerMiddleware
 from watchdog.simulator.render import merge_nodes, prometheus_text
-from watchdog.simulator.scenarios import DESCRIPTIONS, Scenario
+from watchdog.simulator.scenarios import Scenario
 
 # The 2019 source prints the Prometheus body without setting a content type, so the framework
 # default (Symfony's text/html) goes out. The type of later versions is UNCONFIRMED; clients
@@ -84,7 +90,9 @@ class SimulatorApi:
     def error(self, err: ApiError) -> JSONResponse:
         return JSONResponse(envelope(self.d.meta, err), status_code=err.status)
 
-    def authenticate(self, request: Request, endpoint: str, now: float) -> ApiError | None:
+    def authenticate(
+        self, request: Request, endpoint: str, now: float, scenario: Scenario
+    ) -> ApiError | None:
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
         # The scheme word is exactly `Apikey` (reference §4.3).
@@ -95,6 +103,10 @@ class SimulatorApi:
                 return NO_PERMISSION
             return None
         if scheme.lower() == "bearer" and credential:
+            if scenario is Scenario.DATABASE_DOWN:
+                # Tokens are kept in the database (a missing row means revoked, §4.1), so a
+                # bearer token cannot be checked; the API key needs no database.
+                return DATABASE_UNREACHABLE
             if self.d.credentials.check_token(credential, now) is None:
                 return INVALID_CREDENTIALS
             return None
@@ -104,7 +116,10 @@ class SimulatorApi:
         return await self._monitor(request, "health", "GET_v1_health", self.d.health)
 
     async def metrics(self, request: Request) -> Response:
-        return await self._monitor(request, "metrics", "GET_metrics", self.d.metrics)
+        webapp = _webapp(request)
+        return await self._monitor(
+            request, "metrics", "GET_metrics", lambda now: self.d.metrics(now, webapp)
+        )
 
     async def stats_app(self, request: Request) -> Response:
         return await self._monitor(request, "stats_app", "GET_v1_stats_app", self.d.stats_app)
@@ -117,16 +132,18 @@ class SimulatorApi:
     ) -> Response:
         started = time.perf_counter()
         response = await self._answer(request, endpoint, build)
-        self.d.record(method, response.status_code, (time.perf_counter() - started) * 1000)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.d.record(method, response.status_code, elapsed, _webapp(request))
         return response
 
     async def _answer(self, request: Request, endpoint: str, build: Build) -> Response:
         now = self.d.clock()
         prometheus = endpoint != "health" and request.query_params.get("format") == "prometheus"
-        denied = self.authenticate(request, endpoint, now)
+        # The answering Webapp's scenario; what the Coreapps report comes from `build`.
+        scenario = self._scenario(request, now)
+        denied = self.authenticate(request, endpoint, now, scenario)
         if denied is not None:
             return self.error(denied)
-        scenario = self.d.effective_scenario(now)
         if endpoint == "health":
             # Other callers (kubelets probing health directly) use up the global budget in the
             # rate-limited scenario.
@@ -143,6 +160,20 @@ class SimulatorApi:
                 await asyncio.sleep(self.d.config.slow_delay)
             if scenario is Scenario.OVERLOADED:
                 return self.error(OVERLOADED)
+            # /metrics is the Webapp's own; health and stats need the database and a Coreapp.
+            if endpoint != "metrics" and scenario is Scenario.DATABASE_DOWN:
+                # An unhandled exception: index.php's error handler answers JSON whatever the
+                # format asked for.
+                return self.error(DATABASE_UNREACHABLE)
+            if endpoint != "metrics" and scenario is Scenario.NOT_READY:
+                # The Coreapp's own error answer, which the controller relays (in Prometheus
+                # mode as an empty body).
+                return self._render(endpoint, SERVICE_NOT_READY, prometheus, scenario)
+            if endpoint == "health" and scenario is Scenario.HEALTH_UNUSABLE:
+                # What a Webapp that finds no node in its cluster table assembles: valid JSON
+                # without a single gateway status. Which real fault yields which unusable
+                # shape is UNCONFIRMED; this is the one a careless client reads as "all fine".
+                return JSONResponse({"health": {}, "meta": self.d.meta})
             return self._render(endpoint, build(self.d.clock()), prometheus, scenario)
         finally:
             self.d.gate.leave()
@@ -171,18 +202,29 @@ class SimulatorApi:
         return Response(body, media_type=media)
 
     async def login(self, request: Request) -> Response:
-        return self._counted("POST_v1_users_login", lambda: self._login(request, self.d.clock()))
+        body = await request.body()
+        return self._counted(
+            request, "POST_v1_users_login", lambda: self._login(request, body, self.d.clock())
+        )
 
     async def logout(self, request: Request) -> Response:
-        return self._counted("POST_v1_users_logout", lambda: self._logout(request))
+        return self._counted(request, "POST_v1_users_logout", lambda: self._logout(request))
 
-    def _counted(self, method: str, answer: Callable[[], Response]) -> Response:
+    def _counted(self, request: Request, method: str, answer: Callable[[], Response]) -> Response:
         started = time.perf_counter()
         response = answer()
-        self.d.record(method, response.status_code, (time.perf_counter() - started) * 1000)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.d.record(method, response.status_code, elapsed, _webapp(request))
         return response
 
-    def _login(self, request: Request, now: float) -> Response:
+    def _scenario(self, request: Request, now: float) -> Scenario:
+        """The scenario of the Webapp that serves `request`."""
+        return self.d.webapp_scenario(self.d.webapps[_webapp(request)], now)
+
+    def _login(self, request: Request, body: bytes, now: float) -> Response:
+        if self._scenario(request, now) is Scenario.DATABASE_DOWN:
+            # The Basic-auth firewall looks the user up in the database first.
+            return self.error(DATABASE_UNREACHABLE)
         client = request.client.host if request.client else "unknown"
         if self.d.login_blocked(client, now):
             return self.error(LOGIN_RATE_LIMITED)
@@ -196,97 +238,54 @@ class SimulatorApi:
         if not sep or not self.d.credentials.check_password(user, password):
             self.d.count_bad_login(client, now)
             return self.error(INVALID_CREDENTIALS)
+        new_password = _new_password(request, body)
+        if isinstance(new_password, ApiError):
+            return self.error(new_password)
+        # As UsersController::login: an empty or absent new password is no new password.
+        if not new_password:
+            if self.d.credentials.must_change_password(user):
+                return self.error(PASSWORD_CHANGE)
+        elif not isinstance(new_password, str) or not valid_new_password(new_password):
+            return self.error(WEAK_PASSWORD)
+        else:
+            self.d.credentials.change_password(user, new_password)
         token = self.d.credentials.issue(user, now)
 
         users = [{"token": token.value, "expires_after": expires_after_text(token.expires_at)}]
         return JSONResponse({"users": users, "meta": self.d.meta})
 
     def _logout(self, request: Request) -> Response:
+        now = self.d.clock()
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return self.error(MISSING_CREDENTIALS)
-        if self.d.credentials.check_token(token, self.d.clock()) is None:
+        if self._scenario(request, now) is Scenario.DATABASE_DOWN:
+            return self.error(DATABASE_UNREACHABLE)  # the token lives in the database
+        if self.d.credentials.check_token(token, now) is None:
             return self.error(INVALID_CREDENTIALS)
         # Revokes only this token; the user's other tokens stay valid (reference §4.2).
         self.d.credentials.revoke(token)
         return JSONResponse({"meta": self.d.meta})
 
 
-class AdminApi:
-    """`/_sim/*`: inspect the simulator and change its scenario, key or token lifetime."""
-
-    def __init__(self, deployment: Deployment) -> None:
-        self.d = deployment
-
-    def state(self, _: Request | None = None) -> JSONResponse:
-        now = self.d.clock()
-        nodes = [
-            {
-                "key": n.key,
-                "role": n.role.value if n.role else None,
-                "gateway_status": self.d.node_status(n, now),
-            }
-            for n in self.d.nodes
-        ]
-        return JSONResponse(
-            {
-                "scenario": self.d.scenario.value,
-                "effective_scenario": self.d.effective_scenario(now).value,
-                "topology": self.d.config.topology.value,
-                "version": self.d.config.version,
-                "key_scope": self.d.key_scope.value,
-                "token_lifetime": self.d.credentials.token_lifetime,
-                "nodes": nodes,
-                "scenarios": {s.value: DESCRIPTIONS[s] for s in Scenario},
-            }
-        )
-
-    async def scenario(self, request: Request) -> JSONResponse:
-        body = await _json_object(request)
-        try:
-            self.d.set_scenario(Scenario(str(body.get("scenario"))))
-        except ValueError:
-            names = ", ".join(s.value for s in Scenario)
-            return JSONResponse({"error": f"unknown scenario; choose one of: {names}"}, 400)
-        return self.state()
-
-    async def restart(self, _: Request) -> JSONResponse:
-        self.d.restart()
-        return self.state()
-
-    async def auth(self, request: Request) -> JSONResponse:
-        body = await _json_object(request)
-        # Validate everything before changing anything: a 400 leaves the state as it was.
-        key = body.get("api_key")
-        if key is not None and not isinstance(key, str):
-            return JSONResponse({"error": "api_key must be a string or null"}, 400)
-        lifetime = body.get("token_lifetime", 1.0)
-        if (
-            not isinstance(lifetime, int | float)
-            or isinstance(lifetime, bool)
-            or not math.isfinite(lifetime)
-            or lifetime <= 0
-        ):
-            return JSONResponse({"error": "token_lifetime must be a positive number"}, 400)
-        try:
-            scope = KeyScope(body.get("key_scope", self.d.key_scope))
-        except ValueError:
-            return JSONResponse({"error": "key_scope must be 'all' or 'health_only'"}, 400)
-        if "api_key" in body:
-            self.d.credentials.set_api_key(key)
-        if "token_lifetime" in body:
-            self.d.credentials.token_lifetime = float(lifetime)
-        if "key_scope" in body:
-            self.d.key_scope = scope
-        return self.state()
+def _webapp(request: Request) -> int:
+    """The index of the Webapp the load balancer gave this request to."""
+    return int(request.scope.get(WEBAPP_KEY, 0))
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+def _new_password(request: Request, body: bytes) -> Any:
+    """`new_password` from a login's JSON body, None without one, or the 400 for a bad body.
+
+    The Webapp decodes only bodies sent as `application/json`; a body that decodes to something
+    other than an object carries no parameters (index.php).
+    """
+    if not body or not request.headers.get("content-type", "").startswith("application/json"):
+        return None
     try:
-        body = await request.json()
+        decoded = json.loads(body)
     except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return UNDECODABLE_REQUEST
+    return decoded.get("new_password") if isinstance(decoded, dict) else None
 
 
 def create_app(deployment: Deployment) -> Starlette:
@@ -325,6 +324,8 @@ def create_app(deployment: Deployment) -> Starlette:
     # knows only 404/1006 for paths that are not routes (§2.1); redirecting is UNCONFIRMED.
     app.router.redirect_slashes = False
     app.add_middleware(RequestIdMiddleware)
+    # Added last, so outermost: a proxy's own answers carry no X-Request-ID.
+    app.add_middleware(LoadBalancerMiddleware, deployment=deployment)
     return app
 
 

@@ -11,7 +11,9 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
+import string
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +21,13 @@ from enum import StrEnum
 
 API_KEY_MIN = 12
 API_KEY_MAX = 128
+# `Constants::PASSWORD_COMPLEXITY_REGEX` of the 2019 source: 8 to 64 characters drawn only from
+# letters, digits and ASCII punctuation (`PASSWORD_SPECIAL_CHARS` is exactly
+# `string.punctuation`), with at least one of each kind.
+_SPECIAL = re.escape(string.punctuation)
+_PASSWORD_RULES = re.compile(
+    rf"(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?=.*[{_SPECIAL}])[A-Za-z\d{_SPECIAL}]{{8,64}}", re.ASCII
+)
 
 
 class KeyScope(StrEnum):
@@ -50,6 +59,11 @@ def expires_after_text(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
 
 
+def valid_new_password(password: str) -> bool:
+    """Whether the Webapp accepts `password` as a new password (reference §4.1)."""
+    return _PASSWORD_RULES.fullmatch(password) is not None
+
+
 def valid_api_key(key: str | None) -> bool:
     """A key outside 12 to 128 characters disables key auth (reference §4.3)."""
     return key is not None and API_KEY_MIN <= len(key) <= API_KEY_MAX
@@ -65,10 +79,14 @@ class Credentials:
         users: dict[str, str],
         token_lifetime: float,
         token_leeway: float,
+        password_change_required: bool = False,
     ) -> None:
         self._lock = threading.Lock()
         self._api_key = api_key
         self._users = dict(users)
+        self.password_change_required = False
+        self._must_change: set[str] = set()
+        self.require_password_change(password_change_required)
         self.token_lifetime = token_lifetime
         self.token_leeway = token_leeway
         self._tokens: dict[str, Token] = {}
@@ -88,8 +106,30 @@ class Credentials:
         assert key is not None
         return hmac.compare_digest(presented.encode(), key.encode())
 
+    def require_password_change(self, required: bool) -> None:
+        """On: every user must change the password at the next login, as the default admin
+        must on a fresh install (reference §4.1). Off: nobody must."""
+        with self._lock:
+            self.password_change_required = required
+            self._must_change = set(self._users) if required else set()
+
+    def must_change_password(self, user: str) -> bool:
+        with self._lock:
+            return user in self._must_change
+
+    @property
+    def users_to_change_password(self) -> list[str]:
+        with self._lock:
+            return sorted(self._must_change)
+
+    def change_password(self, user: str, password: str) -> None:
+        with self._lock:
+            self._users[user] = password
+            self._must_change.discard(user)
+
     def check_password(self, user: str, password: str) -> bool:
-        expected = self._users.get(user)
+        with self._lock:
+            expected = self._users.get(user)
         if expected is None:
             # Compare anyway so a wrong user name costs the same time as a wrong password.
             hmac.compare_digest(password.encode(), b"\0" * max(len(password), 1))

@@ -17,7 +17,7 @@ from watchdog.simulator import catalogue
 from watchdog.simulator.auth import Credentials, KeyScope
 from watchdog.simulator.errors import ApiError, coreapp_unreachable
 from watchdog.simulator.limits import ConcurrencyGate, SlidingWindow, TokenBucket
-from watchdog.simulator.scenarios import Scenario
+from watchdog.simulator.scenarios import COREAPP_SCENARIOS, Scenario
 from watchdog.simulator.topology import (
     Node,
     Role,
@@ -27,6 +27,7 @@ from watchdog.simulator.topology import (
     gateway_status,
 )
 from watchdog.simulator.traffic import DB_SCOPE, WEBAPP, Labels, SeriesKey, Traffic
+from watchdog.simulator.webapps import LoadBalancer, Webapp
 
 Clock = Callable[[], float]
 Families = dict[str, dict[str, Any]]
@@ -47,6 +48,8 @@ class SimulatorConfig:
     token_lifetime: float = SEVEN_DAYS
     token_leeway: float = 600.0
     key_scope: KeyScope = KeyScope.ALL
+    password_change_required: bool = False
+    webapps: int = 1
     version: str = "v2.45.1"
     slow_delay: float = 3.0
     flap_period: float = 30.0
@@ -62,8 +65,8 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if self.flap_period <= 0 or self.slow_delay < 0:
             raise ValueError("flap_period must be positive and slow_delay not negative")
-        if self.coreapps < 1 or self.shards < 1 or self.max_concurrency < 1:
-            raise ValueError("coreapps, shards and max_concurrency must be at least 1")
+        if min(self.coreapps, self.shards, self.max_concurrency, self.webapps) < 1:
+            raise ValueError("coreapps, shards, max_concurrency and webapps must be at least 1")
 
 
 class Deployment:
@@ -73,17 +76,20 @@ class Deployment:
         self.config = config
         self.clock = clock
         rng = random.Random(config.seed)
+        now = clock()
         self.nodes: list[Node] = build_nodes(config.topology, config.coreapps, config.shards, rng)
-        self.webapp_host = f"{rng.getrandbits(48):012x}"
-        self.traffic = Traffic(config.topology, self.nodes, self.webapp_host)
+        # Drawn right after the nodes, so one Webapp has the host name it always had per seed.
+        self.balancer = LoadBalancer(config.webapps, rng, now)
+        self.webapps: list[Webapp] = self.balancer.webapps
+        self.traffic = Traffic(config.topology, self.nodes)
         self.credentials = Credentials(
             api_key=config.api_key,
             users=config.users,
             token_lifetime=config.token_lifetime,
             token_leeway=config.token_leeway,
+            password_change_required=config.password_change_required,
         )
         self.key_scope = config.key_scope
-        now = clock()
         self.health_budget = SlidingWindow(config.health_limit, config.health_window)
         self._buckets: dict[str, TokenBucket] = {}
         self._bad_logins: dict[str, SlidingWindow] = {}
@@ -92,10 +98,9 @@ class Deployment:
         self._lock = threading.RLock()
         self._scenario = config.scenario
         self._switched_at = now
+        # The Coreapps' and the database's counters; each Webapp keeps its own.
         self._counters: dict[SeriesKey, float] = {}
         self._last = now
-        self._started_at = now
-        self._max_pending = 0.0
 
     # -- scenario and time ------------------------------------------------------------------
 
@@ -103,11 +108,31 @@ class Deployment:
     def scenario(self) -> Scenario:
         return self._scenario
 
-    def set_scenario(self, scenario: Scenario) -> None:
+    @property
+    def webapp_host(self) -> str:
+        """The first Webapp's host name (the only one by default)."""
+        return self.webapps[0].host
+
+    def set_scenario(self, scenario: Scenario, webapp: int | None = None) -> None:
+        """Switch the deployment's scenario (clearing every Webapp's own), or one Webapp's.
+
+        Raises ValueError for a Webapp that does not exist or a scenario of the Coreapps, which
+        every Webapp reports alike.
+        """
+        if webapp is not None:
+            if not 0 <= webapp < len(self.webapps):
+                raise ValueError(f"webapp must be 0 to {len(self.webapps) - 1}")
+            if scenario in COREAPP_SCENARIOS:
+                raise ValueError(f"{scenario.value} is the Coreapps' state: set it without webapp")
         with self._lock:
             self._advance(self.clock())
+            if webapp is not None:
+                self.webapps[webapp].override = scenario
+                return
             self._scenario = scenario
             self._switched_at = self.clock()
+            for each in self.webapps:
+                each.override = None
 
     def effective_scenario(self, now: float) -> Scenario:
         """The scenario in force at `now`, with FLAPPING resolved to one of its two halves."""
@@ -116,29 +141,52 @@ class Deployment:
         half = int((now - self._switched_at) // self.config.flap_period)
         return Scenario.HEALTHY if half % 2 == 0 else Scenario.GATEWAY_DISCONNECTED
 
-    def restart(self) -> None:
-        """The Webapp restarts: counters kept in APCu start again from zero (reference §2.4)."""
+    def webapp_scenario(self, webapp: Webapp, now: float) -> Scenario:
+        """What `webapp` plays: its own scenario, else the deployment's."""
+        return self.effective_scenario(now) if webapp.override is None else webapp.override
+
+    def next_webapp(self) -> Webapp:
+        """The Webapp the load balancer sends the next API request to."""
+        return self.balancer.next()
+
+    def restart(self, webapp: int | None = None) -> None:
+        """A Webapp restarts: the counters it keeps in APCu start again from zero (§2.4).
+
+        Without `webapp`, the whole deployment restarts: every counter, the Coreapps' too, and
+        the health budget. One Webapp alone leaves the health budget as it is, since that is
+        one global key for the deployment.
+        """
         with self._lock:
             now = self.clock()
+            self._advance(now)
+            if webapp is not None:
+                self.webapps[webapp].restart(now)
+                return
             self._counters.clear()
-            self._last = now
-            self._started_at = now
-            self._max_pending = 0.0
+            for each in self.webapps:
+                each.restart(now)
             self.health_budget.reset()
 
     def _advance(self, now: float) -> None:
         dt = max(0.0, now - self._last)
         self._last = max(self._last, now)
-        for key, rate in self.traffic.rates(self._scenario).items():
+        for key, rate in self.traffic.core_rates(self._scenario).items():
             self._counters[key] = self._counters.get(key, 0.0) + rate * dt
+        share = 1.0 / len(self.webapps)
+        for webapp in self.webapps:
+            scenario = self._scenario if webapp.override is None else webapp.override
+            for key, rate in self.traffic.webapp_rates(scenario, webapp.host, share).items():
+                webapp.add(key, rate * dt)
 
-    def record(self, method: str, result: int, duration_ms: float) -> None:
-        """Count one request the simulator served, as the Webapp counts every request."""
-        labels = (("node", self.webapp_host), ("result", str(result)), ("method", method))
+    def record(self, method: str, result: int, duration_ms: float, webapp: int = 0) -> None:
+        """Count one request a Webapp served, as the Webapp counts every request."""
+        host = self.webapps[webapp].host
+        labels = (("node", host), ("result", str(result)), ("method", method))
         with self._lock:
             for name, amount in (("count", 1.0), ("sum", duration_ms)):
-                key = (WEBAPP, f"api_requests_duration_ms_{name}", labels)
-                self._counters[key] = self._counters.get(key, 0.0) + amount
+                self.webapps[webapp].add(
+                    (WEBAPP, f"api_requests_duration_ms_{name}", labels), amount
+                )
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -203,19 +251,18 @@ class Deployment:
                 }
         return health
 
-    def metrics(self, now: float) -> Families:
-        """The Webapp's own metrics (reference §2.2)."""
+    def metrics(self, now: float, webapp: int = 0) -> Families:
+        """The metrics of the Webapp that answers, and of no other (reference §2.1, §2.2)."""
         with self._lock:
             self._advance(now)
-            scenario = self.effective_scenario(now)
-            gauges = list(self.traffic.webapp_gauges(scenario, now - self._started_at, now))
+            web = self.webapps[webapp]
+            scenario = self.webapp_scenario(web, now)
+            gauges = list(self.traffic.webapp_gauges(scenario, web.host, now - web.started_at, now))
             pending = next(v for n, _, v in gauges if n == "web_pending_connections")
-            self._max_pending = max(self._max_pending, pending)
-            gauges.append(
-                ("web_max_pending_connections", (("node", self.webapp_host),), self._max_pending)
-            )
-            samples = [*self._scope_counters(WEBAPP), *gauges]
-        return _families(catalogue.WEBAPP, samples)
+            web.max_pending = max(web.max_pending, pending)
+            gauges.append(("web_max_pending_connections", (("node", web.host),), web.max_pending))
+            counters = [(name, labels, value) for (_, name, labels), value in web.counters.items()]
+        return _families(catalogue.WEBAPP, [*counters, *gauges])
 
     def stats_app(self, now: float) -> Families | dict[str, Families] | ApiError:
         """App stats: one family set (single) or one per reachable node (HA, multiconnect)."""

@@ -16,19 +16,25 @@ class Code(int, Enum):
 
     ACCESS_DENIED = 1005
     NOT_FOUND = 1006
+    PARAMETER_INVALID = 1009
+    SERVICE_NOT_READY = 1011
     INTERNAL_ERROR = 1014
     TOO_MANY_REQUESTS = 1015
     SYSTEM_OVERLOADED = 1016
     PASSWORD_CHANGE_REQUIRED = 1024
+    INVALID_REQUEST = 1025
 
 
 TITLES: dict[Code, str] = {
     Code.ACCESS_DENIED: "Access denied",
     Code.NOT_FOUND: "Resource not found",
+    Code.PARAMETER_INVALID: "Parameter value is not valid",
+    Code.SERVICE_NOT_READY: "Service not ready",
     Code.INTERNAL_ERROR: "Internal error",
     Code.TOO_MANY_REQUESTS: "Too many requests",
     Code.SYSTEM_OVERLOADED: "System overloaded",
     Code.PASSWORD_CHANGE_REQUIRED: "Password change required",
+    Code.INVALID_REQUEST: "Request is not valid",
 }
 
 
@@ -72,6 +78,29 @@ REQUEST_RATE_LIMITED = ApiError(429, Code.TOO_MANY_REQUESTS, "Rate limiting exce
 # 1016 is documented as "System overloaded"; the details text is UNCONFIRMED.
 OVERLOADED = ApiError(503, Code.SYSTEM_OVERLOADED, "System overloaded. Please retry later")
 PASSWORD_CHANGE = ApiError(401, Code.PASSWORD_CHANGE_REQUIRED, "Password must be changed")
+# The Coreapp's answer while it starts, relayed with the code map's status for 1011 (500); the
+# reference has no details text for it, so this wording is UNCONFIRMED.
+SERVICE_NOT_READY = ApiError(
+    500, Code.SERVICE_NOT_READY, "Coreapp is not ready yet. Please retry later"
+)
+# index.php's error handler for an unhandled exception with PDO error 2002 (reference §5.2).
+DATABASE_UNREACHABLE = ApiError(
+    500, Code.INTERNAL_ERROR, "Can't connect to the Database server through socket"
+)
+# The 2019 source's wording for a new password that fails `Util::validatePassword`: code 1009
+# (a parameter value), not 1025, which it keeps for a body that does not decode.
+WEAK_PASSWORD = ApiError(
+    400,
+    Code.PARAMETER_INVALID,
+    "Password doesn't meet complexity requirements: length between 8 and 64 characters, at "
+    "least 1 each of upper-case character, lower-case character, digit, special character "
+    "(!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~) are required",
+)
+# `json_last_error_msg()` says "Syntax error" for most broken bodies; other PHP messages (depth,
+# encoding) are not imitated.
+UNDECODABLE_REQUEST = ApiError(
+    400, Code.INVALID_REQUEST, "Unable to decode the request: Syntax error"
+)
 
 
 def coreapp_unreachable(address: str) -> ApiError:

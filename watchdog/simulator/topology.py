@@ -64,10 +64,14 @@ def build_nodes(topology: Topology, coreapps: int, shards: int, rng: random.Rand
     return nodes
 
 
+# Roles of the nodes that send messages: coreapps, or the single instance's only node.
+SENDERS = (Role.COREAPP, None)
+
+
 def affected_node(nodes: list[Node]) -> Node:
     """The node a single-node fault hits: the first active coreapp (the only one in HA)."""
     for node in nodes:
-        if node.active and node.role in (Role.COREAPP, None):
+        if node.active and node.role in SENDERS:
             return node
     return nodes[0]
 
@@ -81,5 +85,15 @@ def gateway_status(topology: Topology, nodes: list[Node], node: Node, scenario: 
     if scenario is Scenario.GATEWAY_DISCONNECTED:
         if topology is Topology.MULTICONNECT and node is not affected_node(nodes):
             return "connected" if node.active else "disconnected"
+        return "disconnected"
+    if scenario is Scenario.GATEWAY_CONNECTING and node.active and node.role in SENDERS:
+        return "connecting"
+    # A multiconnect deployment that lost its primary master and a shard: other topologies have
+    # no shards to lose and answer as healthy.
+    if (
+        scenario is Scenario.MASTER_LOST
+        and topology is Topology.MULTICONNECT
+        and (node.role is Role.PRIMARY_MASTER or node is affected_node(nodes))
+    ):
         return "disconnected"
     return "connected" if node.active else "disconnected"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from watchdog.simulator.catalogue import WEB_REQUEST_STATES
-from watchdog.simulator.scenarios import Scenario
+from watchdog.simulator.scenarios import PROXY_STATUS, Scenario
 from watchdog.simulator.topology import Node, Role, Topology, affected_node
 
 Labels = tuple[tuple[str, str], ...]
@@ -49,9 +49,13 @@ def client_flows(scenario: Scenario, partial: bool) -> list[Flow]:
         Flow("POST_v1_media", "201", 0.3, 120.0),
     ]
     if scenario in (Scenario.HEALTHY, Scenario.MALFORMED, Scenario.FLAPPING,
-                    Scenario.GATEWAY_DISCONNECTED):  # fmt: skip
+                    Scenario.GATEWAY_DISCONNECTED, Scenario.GATEWAY_CONNECTING,
+                    Scenario.MASTER_LOST, Scenario.HEALTH_UNUSABLE):  # fmt: skip
         # A disconnected gateway still accepts messages; they queue up (pending_messages).
         return healthy
+    if scenario in PROXY_STATUS:
+        # The proxy answers every request itself: nothing reaches the Webapp.
+        return []
     if scenario is Scenario.BUSY:
         return [
             Flow("POST_v1_messages", "201", 2.0, 90.0),
@@ -80,8 +84,8 @@ def client_flows(scenario: Scenario, partial: bool) -> list[Flow]:
     if scenario is Scenario.COREAPP_DOWN and partial:
         return [*healthy[1:], Flow("POST_v1_messages", "201", 4.5, 40.0),
                 Flow("POST_v1_messages", "500", 1.5, 2.0)]  # fmt: skip
-    # coreapp_down (whole), uninitialized, unregistered: the Coreapp cannot serve messages.
-    # The exact codes per state are UNCONFIRMED; 500 (1011/1014) is the plausible answer.
+    # coreapp_down (whole), uninitialized, unregistered, not_ready, database_down: nothing can
+    # be served. The exact codes per state are UNCONFIRMED; 500 (1011/1014) is the plausible one.
     return [Flow("POST_v1_messages", "500", 6.0, 2.0), Flow("POST_v1_contacts", "500", 1.5, 2.0)]
 
 
@@ -90,29 +94,83 @@ def _labels(**kw: str) -> Labels:
 
 
 class Traffic:
-    """Counter rates and gauge values of one deployment, per scenario."""
+    """Counter rates and gauge values of one deployment, per scenario.
 
-    def __init__(self, topology: Topology, nodes: list[Node], webapp_host: str) -> None:
+    Rates are split in two: each Webapp's (its `node`-labelled `/metrics` series, for its share
+    of the other clients' requests) and the Coreapps' and database's (app and db stats), since
+    with several Webapps each one may play its own scenario.
+    """
+
+    def __init__(self, topology: Topology, nodes: list[Node]) -> None:
         self.topology = topology
         self.nodes = nodes
-        self.webapp_host = webapp_host
-        self._cache: dict[Scenario, dict[SeriesKey, float]] = {}
+        self._core_cache: dict[Scenario, dict[SeriesKey, float]] = {}
+        self._webapp_cache: dict[tuple[Scenario, str, float], dict[SeriesKey, float]] = {}
 
     def serving(self, scenario: Scenario) -> list[Node]:
         """The coreapps that send messages under `scenario` (FLAPPING resolved by the caller)."""
         active = [n for n in self.nodes if n.active and n.role in (Role.COREAPP, None)]
-        if scenario in (Scenario.UNINITIALIZED, Scenario.UNREGISTERED):
+        multi = self.topology is Topology.MULTICONNECT
+        if scenario in (Scenario.UNINITIALIZED, Scenario.UNREGISTERED, Scenario.NOT_READY,
+                        Scenario.DATABASE_DOWN, Scenario.GATEWAY_CONNECTING):  # fmt: skip
             return []
-        if scenario in (Scenario.GATEWAY_DISCONNECTED, Scenario.COREAPP_DOWN):
-            if scenario is Scenario.COREAPP_DOWN or self.topology is Topology.MULTICONNECT:
+        if scenario is Scenario.MASTER_LOST and not multi:
+            return active
+        if scenario in (Scenario.GATEWAY_DISCONNECTED, Scenario.COREAPP_DOWN, Scenario.MASTER_LOST):
+            if scenario is not Scenario.GATEWAY_DISCONNECTED or multi:
                 return [n for n in active if n is not affected_node(self.nodes)]
             return []
         return active
 
-    def rates(self, scenario: Scenario) -> dict[SeriesKey, float]:
-        """Per-second growth of every counter under `scenario` (cached: it is pure)."""
-        if scenario in self._cache:
-            return self._cache[scenario]
+    def webapp_rates(self, scenario: Scenario, host: str, share: float) -> dict[SeriesKey, float]:
+        """Per-second growth of one Webapp's counters: it serves `share` of the requests."""
+        cache_key = (scenario, host, share)
+        if cache_key in self._webapp_cache:
+            return self._webapp_cache[cache_key]
+        rates: dict[SeriesKey, float] = {}
+
+        def add(scope: str, name: str, labels: Labels, rate: float) -> None:
+            key = (scope, name, labels)
+            rates[key] = rates.get(key, 0.0) + rate
+
+        flows = client_flows(scenario, partial=bool(self.serving(scenario)))
+        coreapps = [n for n in self.nodes if n.active and n.role in (Role.COREAPP, None)]
+        down = affected_node(self.nodes)
+        db_down = scenario is Scenario.DATABASE_DOWN
+        total = sum(f.rate for f in flows) * share
+        for f in flows:
+            rate = f.rate * share
+            lab = _labels(node=host, result=f.result, method=f.method)
+            add(WEBAPP, "api_requests_duration_ms_count", lab, rate)
+            add(WEBAPP, "api_requests_duration_ms_sum", lab, rate * f.latency_ms)
+            # The `result` of a failed DB call is `<SQLSTATE>/<driver code>` (reference §2.4);
+            # HY000/2002 is MySQL's "can't connect through socket".
+            query, result = ("connect", "HY000/2002") if db_down else ("fetchAssoc", "ok")
+            db = _labels(node=host, query=query, result=result, method=f.method)
+            add(WEBAPP, "api_requests_db_duration_ms_count", db, rate)
+            add(WEBAPP, "api_requests_db_duration_ms_sum", db, rate * 1.5)
+            if db_down:
+                continue  # the bearer token check fails first: no call reaches a Coreapp
+            for node in coreapps:
+                ok = not (scenario is Scenario.COREAPP_DOWN and node is down)
+                core = _labels(node=host, coreapp=f"{node.host}:6250", result="ok" if ok else
+                               "failed_to_connect", method=f.method)  # fmt: skip
+                per_node = rate / len(coreapps)
+                add(WEBAPP, "api_requests_coreapp_duration_ms_count", core, per_node)
+                add(WEBAPP, "api_requests_coreapp_duration_ms_sum", core,
+                    per_node * (f.latency_ms * 0.8 if ok else 1.0))  # fmt: skip
+        add(WEBAPP, "web_connections", (("node", host),), total)
+        add(WEBAPP, "web_handled_requests", (("node", host),), total)
+        add(WEBAPP, "web_out_kbytes", (("node", host),), total * 1.7)
+        overloaded = scenario in (Scenario.OVERLOADED, Scenario.BUSY)
+        add(WEBAPP, "web_process_limit_hit", (("node", host),), 0.5 if overloaded else 0.0)
+        self._webapp_cache[cache_key] = rates
+        return rates
+
+    def core_rates(self, scenario: Scenario) -> dict[SeriesKey, float]:
+        """Per-second growth of the Coreapps' and the database's counters under `scenario`."""
+        if scenario in self._core_cache:
+            return self._core_cache[scenario]
         rates: dict[SeriesKey, float] = {}
 
         def add(scope: str, name: str, labels: Labels, rate: float) -> None:
@@ -121,31 +179,7 @@ class Traffic:
 
         serving = self.serving(scenario)
         flows = client_flows(scenario, partial=bool(serving))
-        coreapps = [n for n in self.nodes if n.active and n.role in (Role.COREAPP, None)]
-        down = affected_node(self.nodes)
-        total = sum(f.rate for f in flows)
-        web = self.webapp_host
-        for f in flows:
-            lab = _labels(node=web, result=f.result, method=f.method)
-            add(WEBAPP, "api_requests_duration_ms_count", lab, f.rate)
-            add(WEBAPP, "api_requests_duration_ms_sum", lab, f.rate * f.latency_ms)
-            db = _labels(node=web, query="fetchAssoc", result="ok", method=f.method)
-            add(WEBAPP, "api_requests_db_duration_ms_count", db, f.rate)
-            add(WEBAPP, "api_requests_db_duration_ms_sum", db, f.rate * 1.5)
-            for node in coreapps:
-                ok = not (scenario is Scenario.COREAPP_DOWN and node is down)
-                core = _labels(node=web, coreapp=f"{node.host}:6250", result="ok" if ok else
-                               "failed_to_connect", method=f.method)  # fmt: skip
-                share = f.rate / len(coreapps)
-                add(WEBAPP, "api_requests_coreapp_duration_ms_count", core, share)
-                add(WEBAPP, "api_requests_coreapp_duration_ms_sum", core,
-                    share * (f.latency_ms * 0.8 if ok else 1.0))  # fmt: skip
-        add(WEBAPP, "web_connections", (("node", web),), total)
-        add(WEBAPP, "web_handled_requests", (("node", web),), total)
-        add(WEBAPP, "web_out_kbytes", (("node", web),), total * 1.7)
         overloaded = scenario in (Scenario.OVERLOADED, Scenario.BUSY)
-        add(WEBAPP, "web_process_limit_hit", (("node", web),), 0.5 if overloaded else 0.0)
-
         sent = sum(f.rate for f in flows if f.method == "POST_v1_messages" and f.result == "201")
         for node in serving:
             self._node_rates(add, node.key, sent / len(serving), overloaded)
@@ -157,7 +191,7 @@ class Traffic:
         add(DB_SCOPE, "messages_stored", (), sent + 1.0)
         add(DB_SCOPE, "receipts_stored", (), sent * 2.0)
         add(DB_SCOPE, "contacts_stored", (), 0.01)
-        self._cache[scenario] = rates
+        self._core_cache[scenario] = rates
         return rates
 
     @staticmethod
@@ -191,10 +225,11 @@ class Traffic:
         add(scope, "media_downloads", (), 0.2)
         add(scope, "concurrent_rate_limit_triggered", (), 4.0 if overloaded else 0.0)
 
+    @staticmethod
     def webapp_gauges(
-        self, scenario: Scenario, uptime: float, t: float
+        scenario: Scenario, host: str, uptime: float, t: float
     ) -> Iterator[tuple[str, Labels, float]]:
-        web = (("node", self.webapp_host),)
+        web = (("node", host),)
         overloaded = scenario in (Scenario.OVERLOADED, Scenario.BUSY)
         yield "web_uptime", web, uptime
         yield "web_pending_connections", web, 40.0 if overloaded else 0.0
@@ -204,7 +239,7 @@ class Traffic:
         for i, state in enumerate(WEB_REQUEST_STATES):
             busy = 6.0 if overloaded and state == "handle-request" else 0.0
             wobble = max(0.0, round(math.sin(t / 11 + i) * 2))
-            yield "web_requests", (("node", self.webapp_host), ("state", state)), busy + wobble
+            yield "web_requests", (("node", host), ("state", state)), busy + wobble
 
     @staticmethod
     def node_gauges(
