@@ -56,6 +56,16 @@ class GatewayMemory:
 
 
 @dataclass(frozen=True)
+class Degradation:
+    """A warning about one node: `problem` is `primary_master` (a multiconnect primary master
+    not connected) or `connecting` (connecting for longer than the limit)."""
+
+    node: str
+    problem: str
+    text: str
+
+
+@dataclass(frozen=True)
 class GatewayVerdict:
     """`up`: enough gateways connected; `degraded`: warnings that do not stop messages yet."""
 
@@ -66,7 +76,7 @@ class GatewayVerdict:
     summary: str
     # Coreapps (or the single instance) that are not connected, as "node (status)".
     down: tuple[str, ...] = ()
-    degraded: tuple[str, ...] = ()
+    degraded: tuple[Degradation, ...] = ()
     # Every coreapp reports unregistered/uninitialized: registration or set-up, not a fault
     # of the gateway (WhatsAppNotRegistered says so).
     not_registered: bool = False
@@ -101,7 +111,7 @@ def gateway_verdict(
     if health.topology == "single":
         node = health.nodes[0]
         up = _serving(node)
-        summary = "; ".join([f"gateway {node.known_status}", *stuck])
+        summary = "; ".join([f"gateway {node.known_status}", *(d.text for d in stuck)])
         return GatewayVerdict(up, int(up), 1, "single", summary, down, stuck, not_registered)
     remembered = memory is not None and memory.multiconnect
     multiconnect = health.topology == "multiconnect" or remembered or expect.shards >= 2
@@ -116,7 +126,8 @@ def gateway_verdict(
     if multiconnect:
         for node in health.nodes:
             if node.role == "primary_master" and not _serving(node):
-                degraded.append(f"primary master {_label(node)} not connected")
+                text = f"primary master {_label(node)} not connected"
+                degraded.append(Degradation(node.node, "primary_master", text))
     summary = f"{connected} of {len(coreapps)} coreapps connected ({topology}, {expected} expected)"
     failed = sum(1 for n in health.nodes if n.error is not None)
     if failed:
@@ -124,18 +135,22 @@ def gateway_verdict(
     if not_registered:
         summary += f", {coreapps[0].status}"
     if degraded:
-        summary += "; " + "; ".join(degraded)
+        summary += "; " + "; ".join(d.text for d in degraded)
     return GatewayVerdict(
         connected >= expected, connected, expected, topology, summary, down, tuple(degraded),
         not_registered,
     )  # fmt: skip
 
 
-def _stuck(memory: GatewayMemory | None, expect: Expectation, now: float | None) -> tuple[str, ...]:
+def _stuck(
+    memory: GatewayMemory | None, expect: Expectation, now: float | None
+) -> tuple[Degradation, ...]:
     if memory is None or now is None:
         return ()
     return tuple(
-        f"{node} connecting for {format_duration(round(now - since))}"
+        Degradation(
+            node, "connecting", f"{node} connecting for {format_duration(round(now - since))}"
+        )
         for node, since in memory.connecting_since.items()
         if now - since >= expect.connecting_limit
     )

@@ -26,6 +26,14 @@ def _age(seconds: Any) -> str:
     return "never" if seconds is None else f"{seconds:.0f}s ago"
 
 
+def _backoff(endpoint: dict[str, Any]) -> str:
+    # After 429/503 answers the watchdog holds its polls back (it slows down as the API asks).
+    if not endpoint.get("backoff_seconds"):
+        return "none"
+    extra, remaining = endpoint["backoff_seconds"], endpoint["backoff_remaining_seconds"]
+    return f"+{extra:.0f}s, next poll in {remaining:.0f}s"
+
+
 def render_page(status: dict[str, Any], *, refresh_seconds: int = 10) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -49,17 +57,17 @@ def render_page(status: dict[str, Any], *, refresh_seconds: int = 10) -> str:
             f"{'yes' if target['ready'] else 'no'}</small>"
         )
         if target["nodes"]:
-            parts.append("<table><tr><th>node</th><th>role</th><th>gateway</th></tr>")
+            parts.append("<table><tr><th>node</th><th>role</th><th>gateway</th><th>error</th></tr>")
             for node in target["nodes"]:
                 state = escape(node["gateway_status"])
                 parts.append(
                     f"<tr>{_cell(node['node'])}{_cell(node['role'] or '')}"
-                    f"<td class='{state}'>{state}</td></tr>"
+                    f"<td class='{state}'>{state}</td>{_cell(node.get('error') or '')}</tr>"
                 )
             parts.append("</table>")
         parts.append(
             "<table><tr><th>endpoint</th><th>result</th><th>last poll</th>"
-            "<th>last success</th><th>polls</th><th>errors</th></tr>"
+            "<th>last success</th><th>backoff</th><th>polls</th><th>errors</th></tr>"
         )
         for name, ep in target["endpoints"].items():
             ok = ep["ok"]
@@ -69,7 +77,8 @@ def render_page(status: dict[str, Any], *, refresh_seconds: int = 10) -> str:
             parts.append(
                 f"<tr>{_cell(name)}<td class='{css}'>{escape(str(result))}</td>"
                 f"{_cell(_age(ep['last_poll_age_seconds']))}"
-                f"{_cell(_age(ep['last_success_age_seconds']))}{_cell(ep['polls'])}"
+                f"{_cell(_age(ep['last_success_age_seconds']))}{_cell(_backoff(ep))}"
+                f"{_cell(ep['polls'])}"
                 f"{_cell(errors)}</tr>"
             )
         parts.append("</table>")

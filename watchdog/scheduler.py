@@ -159,11 +159,17 @@ class Poller:
         )  # fmt: skip
 
     def poll_soon(self, target: str | None = None) -> None:
-        """Run the jobs of `target` (or of every target) now instead of at their next time."""
+        """Run the jobs of `target` (or of every target) now instead of at their next time.
+
+        Asked for explicitly, so not held back by a backoff; the next 429/503 in a row backs
+        off longer as usual."""
         now = datetime.now(UTC)
         for job in self.scheduler.get_jobs():
             # Poll jobs take (target, endpoint); housekeeping jobs take no arguments.
             if len(job.args) == 2 and (target is None or job.args[0] == target):
+                state = self.state.get(*job.args)
+                if state is not None:
+                    state.backoff_until = 0.0
                 job.modify(next_run_time=now)
 
     async def shutdown(self, grace: float = 10.0) -> None:

@@ -250,7 +250,7 @@ class State:
         nodes = state.nodes
         deltas: dict[SeriesKey, Growth] = {}
         answered: dict[str, float] = {}
-        reset = False
+        restarted: set[str] = set()
         in_answer: set[SeriesKey] = set()
         for sample in samples.samples:
             key = (sample.name, sample.labels)
@@ -272,15 +272,20 @@ class State:
                 if since is not None and sample.value > 0:
                     deltas[key] = Growth(sample.value, since)
             elif sample.value < before.sample.value:
-                reset = True  # this series' Webapp (or Coreapp) restarted
+                restarted.add(node)  # this series' Webapp (or Coreapp) restarted
                 deltas[key] = Growth(sample.value, before.at)
             elif sample.value > before.sample.value:
                 deltas[key] = Growth(sample.value - before.sample.value, before.at)
         nodes.update(answered)
         state.deltas = deltas
         state.duplicates = len(samples.samples) - len(in_answer)
-        if reset:
+        if restarted:
             state.counter_resets += 1
+            # What a restarted node had before is gone: a series of it that comes back later
+            # started from zero since the restart, not from its old value (one restart, one
+            # count, however many polls its series take to reappear).
+            for key in [k for k in series if k not in in_answer and _node_of(k[1]) in restarted]:
+                del series[key]
         horizon = at - max(SERIES_MEMORY, 3 * STALE_AFTER_INTERVALS * state.interval)
         if len(series) > len(samples.samples):  # something unseen this time: maybe expired
             for key in [k for k, seen in series.items() if seen.at < horizon]:

@@ -129,8 +129,10 @@ def endpoint_status(state: EndpointState, now: float) -> dict[str, Any]:
         "last_success_age_seconds": _age(now, state.last_success_at),
         "fresh": state.fresh(now),
         "interval_seconds": state.interval,
-        # After 429/503 answers polls are held back; 0 when polling on schedule.
-        "backoff_seconds": round(backoff, 3),
+        # After 429/503 answers polls are held back: the extra wait (as the metric
+        # whatsapp_poll_backoff_seconds) and how long until the next poll may go; 0 on schedule.
+        "backoff_seconds": state.backoff_seconds,
+        "backoff_remaining_seconds": round(backoff, 3),
         "polls": state.polls,
         "errors": dict(state.errors),
     }
@@ -167,7 +169,7 @@ def target_status(state: State, target: Target, now: float) -> dict[str, Any]:
                 "connected": gateway.connected,
                 "expected": gateway.expected,
                 "down": list(gateway.down),
-                "degraded": list(gateway.degraded),
+                "degraded": [d.text for d in gateway.degraded],
             }
             if gateway
             else None

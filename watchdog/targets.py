@@ -55,6 +55,8 @@ RESERVED_LABELS = (
     "api_status",
     "alertname",
     "severity",
+    "diagnosis",
+    "problem",
 )
 # The keys a target may have in the YAML file. Inline secrets are deliberately absent: a
 # target's own credentials come from files, so the YAML file itself can be shared.

@@ -79,7 +79,9 @@ async def test_overloaded_is_http_503_with_1016(shared: SharedSim) -> None:
     assert result.reason == "http_503"
     assert result.api_error is not None
     assert result.api_error.code == 1016
-    assert result.detail == "HTTP 503 System overloaded (1016)"
+    assert (
+        result.detail == "HTTP 503 System overloaded (1016): System overloaded. Please retry later"
+    )
 
 
 async def test_rate_limited_health_is_http_429_with_1015(shared: SharedSim) -> None:

@@ -46,6 +46,11 @@ OWN_FAMILIES = {
     "whatsapp_poll_duration_seconds",
     "whatsapp_last_success_timestamp_seconds",
     "whatsapp_poll_errors",
+    "whatsapp_poll_backoff_seconds",
+    "whatsapp_poll_failing",
+    "whatsapp_gateways_connected",
+    "whatsapp_gateways_expected",
+    "whatsapp_gateway_degraded",
     "whatsapp_api_info",
 }
 # Long intervals: nothing polls unless a test calls `poll_soon`.

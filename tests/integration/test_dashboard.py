@@ -267,7 +267,9 @@ def _emitted_by_one_deployment(stack: ExitStack, topology: Topology) -> set[str]
     for scenario in SCENARIOS:
         names |= {sample.name for sample in scrape()}
         before = polls()
-        clock.advance(61)  # refills the simulator's health budget and request buckets
+        # Refills the simulator's health budget and request buckets, and outlasts the
+        # watchdog's backoff after 503s and 429s (at most 4 intervals of 60 s).
+        clock.advance(4 * 60 + 1)
         deployment.set_scenario(scenario)
         watchdog.poller.poll_soon()
         wait_for(polled_since(before), f"every endpoint polled under {scenario}")

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.cli import main
+from watchdog.results import Endpoint
 from watchdog.server import (
     ALERT_TICK_SECONDS,
     ALERT_TICK_SLICES,
@@ -98,7 +99,7 @@ def test_healthy_ha_is_exported_probed_and_shown(running: Running) -> None:
     assert httpx.get(running.url + "/livez").status_code == 200
     ready = httpx.get(running.url + "/probe/sim/ready")
     assert ready.status_code == 200
-    assert ready.json()["reason"] == "1 of 3 coreapps connected (ha)"
+    assert ready.json()["reason"] == "1 of 3 coreapps connected (ha, 1 expected)"
     assert httpx.get(running.url + "/probe/sim/live").status_code == 200
     assert httpx.get(running.url + "/probe/nope/ready").status_code == 404
 
@@ -128,8 +129,14 @@ def test_overload_flips_probe_and_up_then_recovers(running: Running) -> None:
     assert httpx.get(running.url + "/readyz").status_code == 200
     assert httpx.get(running.url + "/probe/sim/live").status_code == 200
 
+    health = running.watchdog.state.get("sim", Endpoint.HEALTH)
+    assert health is not None
+    assert health.backoff_seconds > 0  # the watchdog slows down on 503 as on 429
+
     running.set_scenario(Scenario.HEALTHY)
-    wait_for(lambda: httpx.get(running.url + "/probe/sim/ready").status_code == 200)
+    # Seen within the backoff: 2 intervals (12 s) after one 503, 4 after more.
+    wait_for(lambda: httpx.get(running.url + "/probe/sim/ready").status_code == 200, 30.0)
+    assert health.backoff_seconds == 0
 
 
 def test_gateway_down_fails_ready_probe(running: Running) -> None:
@@ -147,10 +154,13 @@ def test_gateway_down_fails_ready_probe(running: Running) -> None:
     ("scenario", "key", "code", "words"),
     [
         (Scenario.HEALTHY, KEY, 0, "OK"),
-        (Scenario.RATE_LIMITED, KEY, 1, "rate limited"),
-        (Scenario.OVERLOADED, KEY, 2, "overloaded"),
+        # A single poll that got 429 has no earlier answer to stand on: the watchdog is blind.
+        (Scenario.RATE_LIMITED, KEY, 2, "rate limits the watchdog (429)"),
+        (Scenario.OVERLOADED, KEY, 2, "overloaded (503, code 1016)"),
         (Scenario.GATEWAY_DISCONNECTED, KEY, 2, "0 of 3 coreapps connected"),
-        (Scenario.HEALTHY, "a-wrong-key-0123456789", 2, "credentials rejected"),
+        (Scenario.NOT_READY, KEY, 2, "is not ready (500, code 1011)"),
+        (Scenario.PROXY_502, KEY, 2, "unavailable behind its proxy/load balancer (HTTP 502)"),
+        (Scenario.HEALTHY, "a-wrong-key-0123456789", 2, "rejects the watchdog's credentials"),
     ],
 )
 def test_check_command_exit_codes(scenario: Scenario, key: str, code: int, words: str) -> None:

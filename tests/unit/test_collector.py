@@ -16,8 +16,10 @@ from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.collector import GATEWAY_STATUSES, WatchdogCollector, reexported_name
+from watchdog.collector import GATEWAY_STATUSES, WatchdogCollector
+from watchdog.gateways import Expectation
 from watchdog.payloads import ApiErrorInfo
+from watchdog.reexport import reexported_name
 from watchdog.results import Endpoint, PollResult, observe
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
@@ -170,6 +172,7 @@ def healthy_state(
 HEALTHY_SINGLE_FAMILIES = {
     "whatsapp_up", "whatsapp_gateway_status", "whatsapp_poll_duration_seconds",
     "whatsapp_last_success_timestamp_seconds", "whatsapp_api", "whatsapp_poll_backoff_seconds",
+    "whatsapp_gateways_connected", "whatsapp_gateways_expected",
     "watchdog_api_restarts", "watchdog_dropped_series",
     # /v1/stats/app
     "whatsapp_app_callback_queue_size", "whatsapp_app_callback_requests_duration_ms",
@@ -387,6 +390,33 @@ def test_backoff_is_exported() -> None:
     result = scrape(state)
     assert result.value("whatsapp_poll_backoff_seconds", endpoint="health") == 45.0
     assert result.value("whatsapp_poll_backoff_seconds", endpoint="metrics") == 0.0
+
+
+def test_failing_polls_say_what_the_answer_shows() -> None:
+    """whatsapp_poll_failing carries the diagnosis of each failing endpoint, none when ok."""
+    state = healthy_state()
+    fail(state, "prod", Endpoint.HEALTH, "http_5xx", 502)
+    result = scrape(state)
+    assert result.values("whatsapp_poll_failing") == [
+        ({"target": "prod", "endpoint": "health", "diagnosis": "proxy"}, 1.0)
+    ]
+
+
+def test_gateway_verdict_is_exported() -> None:
+    """Connected and expected gateways, and degraded nodes, as the alerts and probes see them."""
+    nodes = {
+        "m0:1": {"gateway_status": "disconnected", "role": "primary_master"},
+        "c0:1": {"gateway_status": "connected", "role": "coreapp"},
+        "c1:1": {"gateway_status": "disconnected", "role": "coreapp"},
+    }
+    state = State([target()], expectation=Expectation(shards=2))
+    record(state, "prod", Endpoint.HEALTH, {"health": nodes, "meta": {}})
+    result = scrape(state)
+    assert result.value("whatsapp_gateways_connected") == 1
+    assert result.value("whatsapp_gateways_expected") == 2
+    assert result.values("whatsapp_gateway_degraded") == [
+        ({"target": "prod", "node": "m0:1", "problem": "primary_master"}, 1.0)
+    ]
 
 
 def test_webapps_behind_one_url_are_all_exported() -> None:
@@ -652,7 +682,8 @@ def test_help_says_cached() -> None:
     own = {
         "whatsapp_up", "whatsapp_gateway_status", "whatsapp_poll_duration_seconds",
         "whatsapp_last_success_timestamp_seconds", "whatsapp_api", "whatsapp_poll_errors",
-        "whatsapp_poll_backoff_seconds",
+        "whatsapp_poll_backoff_seconds", "whatsapp_gateways_connected",
+        "whatsapp_gateways_expected",
     }  # fmt: skip
     checked = 0
     for name, metric in result.families.items():
@@ -661,7 +692,7 @@ def test_help_says_cached() -> None:
         path = next((p for prefix, p in paths.items() if name.startswith(prefix)), "/metrics")
         assert metric.documentation.endswith(f"(cached from the last poll of {path})"), name
         checked += 1
-    assert checked == len(HEALTHY_SINGLE_FAMILIES) - 8
+    assert checked == len(HEALTHY_SINGLE_FAMILIES) - 10
     assert (
         "# HELP whatsapp_app_pending_messages Messages waiting to be sent "
         "(cached from the last poll of /v1/stats/app)"

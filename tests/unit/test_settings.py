@@ -464,7 +464,7 @@ INVALID = [
         "with '__', which Prometheus reserves",
         "targets[0].labels.target in {tmp}/labels.yaml: label name 'target' is reserved for "
         "the watchdog's own labels (target, node, endpoint, role, status, reason, version, "
-        "api_status, alertname, severity)",
+        "api_status, alertname, severity, diagnosis, problem)",
         "targets[0].labels.9lives in {tmp}/labels.yaml: label name '9lives' is not a valid "
         "Prometheus label name (letters, digits and '_', not starting with a digit)",
     ),

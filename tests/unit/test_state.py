@@ -444,3 +444,21 @@ def test_set_targets_keeps_and_drops() -> None:
     assert new.last is None
     assert state.record(ok(name="b")) is None
     assert {t.name for t, _, _ in state.items()} == {"a", "c"}
+
+
+def test_a_restart_counts_once_however_late_its_series_come_back() -> None:
+    """After a restart, a series that reappears polls later started from zero: its value is
+    growth, not a second reset."""
+    state = State([target()])
+    health = ("hits", (("node", "n1"), ("method", "health")))
+    other = ("hits", (("node", "n1"), ("method", "other")))
+    both = counters(("hits", {"node": "n1", "method": "health"}, 50.0),
+                    ("hits", {"node": "n1", "method": "other"}, 70.0))  # fmt: skip
+    state.record(ok(body=both, at=NOW))
+    state.record(ok(body=counters(("hits", {"node": "n1", "method": "health"}, 1.0)), at=NOW + 30))
+    assert growth(state) == {health: (1.0, NOW)}
+    later = counters(("hits", {"node": "n1", "method": "health"}, 2.0),
+                     ("hits", {"node": "n1", "method": "other"}, 3.0))  # fmt: skip
+    state.record(ok(body=later, at=NOW + 60))
+    assert growth(state) == {health: (1.0, NOW + 30), other: (3.0, NOW + 30)}
+    assert metrics_state(state).counter_resets == 1

@@ -109,7 +109,9 @@ def test_lost_master_does_not_hide_a_lost_shard() -> None:
     assert lost is not None
     assert (lost.topology, lost.connected, lost.expected, lost.up) == ("multiconnect", 1, 2, False)
     assert lost.down == ("coreapp-1:c1 (disconnected)",)
-    assert lost.degraded == ("primary master master-0:m0 (disconnected) not connected",)
+    assert [(d.node, d.problem, d.text) for d in lost.degraded] == [
+        ("master-0:m0", "primary_master", "primary master master-0:m0 (disconnected) not connected")
+    ]
     assert verdict(state, "prod", T0).level is Level.CRITICAL
 
 
@@ -280,3 +282,23 @@ def test_verdict_log_reports_level_changes_once(capsys: pytest.CaptureFixture[st
         log(change)
         events.append(capsys.readouterr().out.count("target_status_changed"))
     assert events == [0, 0, 1, 0, 1]
+
+
+def test_status_and_page_show_the_api_error_and_the_backoff() -> None:
+    """The API's own error (code, title, details) and the watchdog's backoff are shown."""
+    state = state_with(failed(Endpoint.HEALTH, "http_503", 503, error=OVERLOADED))
+    health = state.get("prod", Endpoint.HEALTH)
+    assert health is not None
+    health.backoff_seconds, health.backoff_until = 15.0, T0 + 30
+    document = status(state, T0)
+    endpoint = document["targets"][0]["endpoints"]["health"]
+    assert endpoint["api_error"] == {
+        "code": 1016,
+        "title": "System overloaded",
+        "details": "System overloaded. Please retry later",
+        "text": "System overloaded (1016): System overloaded. Please retry later",
+    }
+    assert endpoint["diagnosis"] == "overloaded"
+    assert (endpoint["backoff_seconds"], endpoint["backoff_remaining_seconds"]) == (15.0, 30.0)
+    page = render_page(document)
+    assert "+15s, next poll in 30s" in page

@@ -188,10 +188,10 @@ def gateway_degraded(view: TargetView, params: Params) -> list[Condition]:
         Condition(
             summary=f"WhatsApp gateways of {view.target.name} are degraded",
             description=(
-                f"{'; '.join(verdict.degraded)}. Messages may still flow, but a multiconnect "
-                "deployment without its primary master cannot fail over or rebalance shards, "
-                "and a gateway that stays connecting never delivers: check the master and "
-                "coreapp logs and their connection to WhatsApp."
+                f"{'; '.join(d.text for d in verdict.degraded)}. Messages may still flow, but "
+                "a multiconnect deployment without its primary master cannot fail over or "
+                "rebalance shards, and a gateway that stays connecting never delivers: check "
+                "the master and coreapp logs and their connection to WhatsApp."
             ),
         )
     ]
