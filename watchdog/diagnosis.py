@@ -76,6 +76,10 @@ def api_error_text(error: ApiErrorInfo | None) -> str:
     return text
 
 
+def _status_and_code(status: int | None, error: ApiErrorInfo) -> str:
+    return f"{status}, code {error.code}" if error.code is not None else f"{status}"
+
+
 def _mentions(error: ApiErrorInfo | None, words: tuple[str, ...]) -> bool:
     text = " ".join(filter(None, (error.details, error.title))) if error else ""
     return any(word in text.lower() for word in words)
@@ -199,11 +203,11 @@ def diagnose(result: PollResult) -> Diagnosis | None:
     if _mentions(error, _DATABASE_WORDS) or error.code == 1023:
         return Diagnosis(
             Failure.API_ERROR,
-            f"reports a database error ({status}, code {error.code})",
+            f"reports a database error ({_status_and_code(status, error)})",
             "Check the database (MySQL/PostgreSQL) and the Webapp's connection settings to it.",
         )
     return Diagnosis(
         Failure.API_ERROR,
-        f"answers an error ({status}, code {error.code})",
+        f"answers an error ({_status_and_code(status, error)})",
         "Check the Webapp's and the Coreapp's logs around this time.",
     )
