@@ -2,9 +2,12 @@
 dashboard's and the Prometheus rules' queries name is one the watchdog really emits.
 
 The proof runs the simulator (HA and multiconnect, db stats on) with a watchdog polling it over
-real sockets, drives it through overloaded and rate_limited and back to healthy so that the
-error, 429 and 503 series exist, and compares the sample names of every `/metrics` scrape with
-the metric names parsed out of the queries.
+real sockets, drives it through the faults whose series exist only while or after they happen
+(overloaded, rate_limited and a proxy's 502: error counters, 429s and 503s, failing polls by
+diagnosis, backoff; gateways stuck connecting in HA, a lost primary master and shard in
+multiconnect: degraded nodes, fewer gateways connected than expected) and back to healthy, and
+compares the sample names of every `/metrics` scrape with the metric names parsed out of the
+queries.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,13 +185,16 @@ def _panel_with(dashboard: dict[str, Any], *fragments: str) -> dict[str, Any]:
 
 
 def test_dashboard_has_the_panels() -> None:
-    """Gateways per node, polls, latency, 429/503 (polls, API), queues, alerts each have a panel."""
+    """Gateways per node, polls, latency, failing polls by diagnosis, backoff, 429/503 (polls,
+    API), queues, alerts each have a panel."""
     dashboard = load_dashboard()
     gateway = _panel_with(dashboard, "whatsapp_gateway_status", "node")
     assert gateway["type"] in ("state-timeline", "table")
     assert _panel_with(dashboard, "whatsapp_up")["type"] in ("state-timeline", "timeseries")
     _panel_with(dashboard, "histogram_quantile(", "whatsapp_poll_duration_seconds_bucket")
     _panel_with(dashboard, "whatsapp_poll_errors_total", "http_429", "http_503")
+    _panel_with(dashboard, "whatsapp_poll_failing", "diagnosis")
+    _panel_with(dashboard, "whatsapp_poll_backoff_seconds")
     _panel_with(dashboard, "whatsapp_api_requests_duration_ms_count", 'result=~"429|503"')
     _panel_with(dashboard, "whatsapp_app_callback_queue_size")
     _panel_with(dashboard, "whatsapp_app_pending_messages")
@@ -226,10 +233,66 @@ QUIET = {
     "WATCHDOG_METRICS_INTERVAL": "60s",
     "WATCHDOG_STATS_APP_INTERVAL": "60s",
     "WATCHDOG_STATS_DB_INTERVAL": "60s",
+    # A gateway connecting for a second is stuck: whatsapp_gateway_degraded{problem="connecting"}
+    # shows without waiting the default 5 minutes.
+    "WATCHDOG_ALERT_GATEWAY_DEGRADED_CONNECTING_FOR": "1s",
 }
-# Healthy, then the faults whose series only exist after them, then healthy again (fresh stats
-# and gateway statuses).
-SCENARIOS = (Scenario.OVERLOADED, Scenario.RATE_LIMITED, Scenario.HEALTHY)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """A series a scrape must show once the scenario's polls are recorded: `name` with these
+    label values (`value` too, when given)."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...] = ()
+    value: float | None = None
+
+    def found(self, samples: list[Sample]) -> bool:
+        return any(
+            s.name == self.name
+            and all(s.labels.get(k) == v for k, v in self.labels)
+            and (self.value is None or s.value == self.value)
+            for s in samples
+        )
+
+
+def failing(diagnosis: str) -> Expect:
+    return Expect("whatsapp_poll_failing", (("endpoint", "health"), ("diagnosis", diagnosis)))
+
+
+def degraded(problem: str) -> Expect:
+    return Expect("whatsapp_gateway_degraded", (("problem", problem),))
+
+
+HEALTHY = (Expect("whatsapp_gateways_connected"), Expect("whatsapp_gateways_expected"))
+# From healthy, the faults whose series exist only while or after they happen, each with what a
+# scrape shows once its polls are recorded, then healthy again (fresh stats and gateways).
+FAULTS = (
+    (Scenario.OVERLOADED, (failing("overloaded"),)),
+    (Scenario.RATE_LIMITED, (failing("rate_limited"),)),
+    (Scenario.PROXY_502, (failing("proxy"),)),
+)
+SCENARIOS: dict[Topology, tuple[tuple[Scenario, tuple[Expect, ...]], ...]] = {
+    Topology.HA: (
+        *FAULTS,
+        (Scenario.GATEWAY_CONNECTING, (degraded("connecting"),)),
+        (Scenario.HEALTHY, HEALTHY),
+    ),
+    Topology.MULTICONNECT: (
+        *FAULTS,
+        # The primary master and a shard lost: 1 of the 2 shards seen at the first answer.
+        (
+            Scenario.MASTER_LOST,
+            (
+                degraded("primary_master"),
+                Expect("whatsapp_gateways_connected", value=1.0),
+                Expect("whatsapp_gateways_expected", value=2.0),
+            ),
+        ),
+        (Scenario.HEALTHY, HEALTHY),
+    ),
+}
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
@@ -259,25 +322,44 @@ def _emitted_by_one_deployment(stack: ExitStack, topology: Topology) -> set[str]
     def polled_since(before: dict[Endpoint, int]) -> Callable[[], bool]:
         return lambda: all(count > before[e] for e, count in polls().items())
 
+    names: set[str] = set()
+
     def scrape() -> list[Sample]:
         text = client.get("/metrics").text
-        return [s for family in text_string_to_metric_families(text) for s in family.samples]
+        samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+        names.update(sample.name for sample in samples)
+        return samples
 
-    names: set[str] = set()
-    for scenario in SCENARIOS:
-        names |= {sample.name for sample in scrape()}
+    def shows(expected: tuple[Expect, ...]) -> Callable[[], bool]:
+        def check() -> bool:
+            samples = scrape()
+            return all(expect.found(samples) for expect in expected)
+
+        return check
+
+    backoff = 0.0
+    for scenario, expected in SCENARIOS[topology]:
         before = polls()
-        # Refills the simulator's health budget and request buckets, and outlasts the
-        # watchdog's backoff after 503s and 429s (at most 4 intervals of 60 s).
+        # Refills the simulator's health budget and request buckets (its own clock). The
+        # watchdog backs off after 429s and 503s in real time; `poll_soon` clears that.
         clock.advance(4 * 60 + 1)
         deployment.set_scenario(scenario)
         watchdog.poller.poll_soon()
         wait_for(polled_since(before), f"every endpoint polled under {scenario}")
+        # Until a scrape shows the scenario's series (a gateway is stuck connecting only after
+        # WATCHDOG_ALERT_GATEWAY_DEGRADED_CONNECTING_FOR).
+        wait_for(shows(expected), f"{expected} on /metrics under {scenario}")
+        backoff = max(
+            [backoff] + [s.value for s in scrape() if s.name == "whatsapp_poll_backoff_seconds"]
+        )
     samples = scrape()
-    names |= {sample.name for sample in samples}
-    # The run went where it had to: the faults were counted, and it ended healthy.
+    # The run went where it had to: the faults were counted, the watchdog backed off, and it
+    # ended healthy with no poll failing and no gateway degraded.
     reasons = {s.labels["reason"] for s in samples if s.name == "whatsapp_poll_errors_total"}
     assert {"http_503", "http_429"} <= reasons
+    assert backoff > 0
+    assert not [s for s in samples if s.name == "whatsapp_poll_failing"]
+    assert not [s for s in samples if s.name == "whatsapp_gateway_degraded"]
     up = {s.labels["endpoint"]: s.value for s in samples if s.name == "whatsapp_up"}
     assert up == {endpoint.value: 1.0 for endpoint in ENDPOINTS}
     return names

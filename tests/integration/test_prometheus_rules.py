@@ -1,12 +1,12 @@
-"""The chart's Prometheus rule file: promtool accepts it, its unit tests pass, and it defines the
-contract's alerts with the watchdog's own defaults.
+"""The chart's Prometheus rule file: promtool accepts it, its unit tests pass, and it defines
+every alert the watchdog raises, with the watchdog's own defaults.
 
 `helm/wa-watchdog/files/prometheus-rules.yaml` is the one source the chart embeds;
 `prometheus-rules.test.yaml` beside it holds the promtool unit tests (input series per alert:
-fires on the fault, stays quiet when healthy and on an HA standby). promtool is required, not
-optional: CI installs Prometheus, so a missing binary fails with a message saying what to install.
-That every metric the rules query is one the watchdog emits is proven in test_dashboard.py, for
-the rules and the dashboard alike.
+fires on the fault, stays quiet when healthy and in the look-alike case). promtool is required,
+not optional: CI installs Prometheus, so a missing binary fails with a message saying what to
+install. That every metric the rules query is one the watchdog emits is proven in
+test_dashboard.py, for the rules and the dashboard alike.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from watchdog.alert_settings import ALERT_RULES, AlertSettings
-from watchdog.alerts.rules import RULES
+from watchdog.alerts.rules import HEALTH_RULES, RULES
+from watchdog.diagnosis import Failure
 from watchdog.durations import parse_duration
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "wa-watchdog"
@@ -30,17 +31,12 @@ RULE_FILE = CHART / "files" / "prometheus-rules.yaml"
 RULE_TESTS = CHART / "files" / "prometheus-rules.test.yaml"
 # A range-vector window or an offset: `[1m]`, `offset 1m`.
 _WINDOW = re.compile(r"\[(\d+[smh])\]|offset (\d+[smh])")
+# A selector of whatsapp_poll_failing, and one label matcher in it.
+_POLL_FAILING = re.compile(r"\bwhatsapp_poll_failing\{([^}]*)\}")
+_MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 
-# DESIGN.md "Alerts": the names every sender uses.
-CONTRACT_ALERTS = (
-    "WhatsAppOverloaded",
-    "WhatsAppRateLimitSpike",
-    "WhatsAppGatewayDown",
-    "WhatsAppUnreachable",
-    "WhatsAppAuthRejected",
-    "WhatsAppNotRegistered",
-    "WhatsAppQueueBacklog",
-)
+# Every alert the watchdog raises (its rule keys' alertnames): the rule file defines the same.
+ALERTS = tuple(ALERT_RULES.values())
 
 
 def promtool() -> str:
@@ -77,7 +73,7 @@ def test_promtool_check_rules_accepts_the_rule_file() -> None:
     """`promtool check rules` parses every rule and template of the chart's rule file."""
     result = run_promtool("check", "rules", str(RULE_FILE))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(CONTRACT_ALERTS)} rules found" in result.stdout
+    assert f"SUCCESS: {len(ALERTS)} rules found" in result.stdout
 
 
 def test_promtool_unit_tests_pass() -> None:
@@ -88,7 +84,7 @@ def test_promtool_unit_tests_pass() -> None:
 
 
 def test_the_unit_tests_cover_every_alert_firing_and_quiet() -> None:
-    """The promtool tests expect each contract alert to fire in some case and not in another."""
+    """The promtool tests expect each alert to fire in some case and not in another."""
     document = yaml.safe_load(RULE_TESTS.read_text())
     assert document["rule_files"] == [RULE_FILE.name]
     fired: Counter[str] = Counter()
@@ -96,26 +92,75 @@ def test_the_unit_tests_cover_every_alert_firing_and_quiet() -> None:
     for case in document["tests"]:
         for check in case["alert_rule_test"]:
             (fired if check.get("exp_alerts") else quiet)[check["alertname"]] += 1
-    for alertname in CONTRACT_ALERTS:
+    for alertname in ALERTS:
         assert fired[alertname] > 0, f"no test expects {alertname} to fire"
         assert quiet[alertname] > 0, f"no test expects {alertname} to stay quiet"
 
 
-def test_every_contract_alert_is_defined_exactly_once() -> None:
-    """The rule file has one group `wa-watchdog` defining each contract alert exactly once."""
+def test_every_watchdog_alert_is_defined_exactly_once() -> None:
+    """The rule file has one group `wa-watchdog` defining each alert the watchdog raises exactly
+    once, and no other."""
     document = yaml.safe_load(RULE_FILE.read_text())
     assert [group["name"] for group in document["groups"]] == ["wa-watchdog"]
     names = Counter(rule["alert"] for rule in alert_rules())
-    assert {name: names[name] for name in CONTRACT_ALERTS} == dict.fromkeys(CONTRACT_ALERTS, 1)
-    assert set(names) == set(CONTRACT_ALERTS), "an alert outside the contract"
-    # The watchdog's own rules raise the same set.
-    assert set(ALERT_RULES.values()) == set(CONTRACT_ALERTS)
+    assert {name: names[name] for name in ALERTS} == dict.fromkeys(ALERTS, 1)
+    assert set(names) == set(ALERTS), "an alert the watchdog does not raise"
+    # The settings' rule keys and the rules the engine runs name the same alerts.
+    assert {rule.alertname for rule in RULES} == set(ALERTS)
+    assert {ALERT_RULES[rule.key] for rule in RULES} == set(ALERTS)
+
+
+def poll_failing_matches(expr: str, labels: dict[str, str]) -> bool:
+    """Whether a `whatsapp_poll_failing` selector of `expr` selects a series with `labels` (the
+    label matchers on other labels are ignored: they do not tell health failures apart)."""
+    for selector in _POLL_FAILING.findall(expr):
+        matchers = _MATCHER.findall(selector)
+        assert matchers, selector
+        if all(
+            _matches(op, pattern, labels[name]) for name, op, pattern in matchers if name in labels
+        ):
+            return True
+    return False
+
+
+def _matches(op: str, pattern: str, value: str) -> bool:
+    if op == "=":
+        return value == pattern
+    if op == "!=":
+        return value != pattern
+    found = re.fullmatch(pattern, value) is not None  # PromQL anchors its regexes
+    return found if op == "=~" else not found
+
+
+def test_poll_failing_matches_reads_the_matchers() -> None:
+    """The selector reader honours =, !=, =~ and !~ and ignores other labels."""
+    expr = 'max(whatsapp_poll_failing{target="x", endpoint="health", diagnosis=~"a|b"})'
+    assert poll_failing_matches(expr, {"endpoint": "health", "diagnosis": "b"})
+    assert not poll_failing_matches(expr, {"endpoint": "health", "diagnosis": "ab"})
+    assert not poll_failing_matches(expr, {"endpoint": "metrics", "diagnosis": "a"})
+    assert poll_failing_matches('whatsapp_poll_failing{diagnosis!~"a"}', {"diagnosis": "c"})
+    assert not poll_failing_matches('whatsapp_poll_failing{diagnosis!="c"}', {"diagnosis": "c"})
+    assert not poll_failing_matches("whatsapp_up == 0", {"diagnosis": "c"})
+
+
+@pytest.mark.parametrize("failure", list(Failure))
+def test_each_health_failure_pages_through_the_alert_the_watchdog_names(failure: Failure) -> None:
+    """A health poll failing as `failure` is selected by exactly one alert's
+    whatsapp_poll_failing, the one the watchdog's HEALTH_RULES give it: every failing health
+    answer pages, none twice (the promtool case "Every failing health answer pages through
+    exactly one alert" runs it)."""
+    labels = {"endpoint": "health", "diagnosis": failure.value}
+    selecting = {
+        rule["alert"] for rule in alert_rules() if poll_failing_matches(rule["expr"], labels)
+    }
+    assert selecting == {ALERT_RULES[HEALTH_RULES[failure]]}
 
 
 def test_rules_use_the_watchdogs_severities_durations_and_thresholds() -> None:
     """Severity, `for`, `keep_firing_for` and thresholds equal the watchdog's own defaults."""
     by_name = {rule["alert"]: rule for rule in alert_rules()}
     defaults = AlertSettings()
+    assert len(RULES) == len(ALERTS)
     for rule in RULES:
         promql = by_name[rule.alertname]
         settings = defaults.rule(rule.key)
@@ -136,6 +181,9 @@ def test_rules_use_the_watchdogs_severities_durations_and_thresholds() -> None:
     queue = defaults.queue_backlog
     assert f"whatsapp_app_pending_messages) > {queue.pending_messages}" in backlog
     assert f"whatsapp_app_callback_queue_size) > {queue.callback_queue_size}" in backlog
+    # The watchdog exports degraded nodes by its own connecting_for; the text says the default.
+    degraded = by_name["WhatsAppGatewayDegraded"]["annotations"]["description"]
+    assert f"more than {format_window(defaults.gateway_degraded.connecting_for)}" in degraded
 
 
 def windows(expr: str) -> set[str]:
