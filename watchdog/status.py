@@ -59,6 +59,9 @@ def verdict(state: State, target: str, now: float) -> Verdict:
     gateway = state.gateway(target, now)
     if gateway is None:
         return Verdict(Level.UNKNOWN, "no fresh health answer")
+    if not gateway.up and gateway.not_registered:
+        # Registration or set-up, not a failing gateway: a warning, as WhatsAppNotRegistered.
+        return Verdict(Level.WARNING, f"not registered: {gateway.summary}")
     if not gateway.up:
         return Verdict(Level.CRITICAL, f"gateway down: {gateway.summary}")
     problems = [

@@ -302,3 +302,15 @@ def test_status_and_page_show_the_api_error_and_the_backoff() -> None:
     assert (endpoint["backoff_seconds"], endpoint["backoff_remaining_seconds"]) == (15.0, 30.0)
     page = render_page(document)
     assert "+15s, next poll in 30s" in page
+
+
+@pytest.mark.parametrize("scenario", [Scenario.UNREGISTERED, Scenario.UNINITIALIZED])
+def test_not_registered_is_a_warning_as_its_alert(scenario: Scenario) -> None:
+    """Every gateway unregistered/uninitialized: a warning (as WhatsAppNotRegistered), not
+    "gateway down", and not ready for probes."""
+    state = state_with(ok(Endpoint.HEALTH, health_body(Topology.HA, scenario)))
+    result = verdict(state, "prod", T0)
+    assert result.level is Level.WARNING
+    assert result.summary.startswith("not registered:")
+    assert scenario.value in result.summary
+    assert probe_ready(state, "prod", T0)[0] is False
