@@ -1,11 +1,13 @@
 """Every benchmark in one go (`make bench`), then one table of every headline figure.
 
-`memory.py` runs in the background from the start: its 10-minute soak mostly waits (100 targets
-take a few % of a core), and run alone it would leave no time for the rest within 15 minutes.
-The others run one after the other, each printing its own tables as it goes; their `FIGURE`
-lines (`benchmarks/report.py`) are gathered into the summary at the end. A script that fails
-is reported and the others still run; the exit status is 1 if any failed. A goal that is not
-met is a measurement, not a failure.
+`memory.py`, `webapps_soak.py` and `backoff.py` run in the background from the start: they
+mostly wait (their watchdogs poll 100, 2 and 2 targets at the default intervals, a few % of a
+core together), their figures are counts and memory, not timings, and run one after the other
+their 10-, 10- and 4-minute soaks would leave no time for the rest within 15 minutes. The others
+run one after the other, each printing its own tables as it goes; their `FIGURE` lines
+(`benchmarks/report.py`) are gathered into the summary at the end, the background scripts'
+after them with their output. A script that fails is reported and the others still run; the
+exit status is 1 if any failed. A goal that is not met is a measurement, not a failure.
 
     .venv/bin/python benchmarks/run_all.py [--only scale.py,load.py]
 """
@@ -14,16 +16,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
+from typing import IO
 
 from report import TABLE_HEAD, Figure, parse
 
 HERE = Path(__file__).resolve().parent
-BACKGROUND = ("memory.py", [])
+BACKGROUND: list[tuple[str, list[str]]] = [
+    ("memory.py", []),
+    ("webapps_soak.py", []),
+    ("backoff.py", []),
+]
 # Longest first, so a failure in a long one shows early; alert_latency with 5 incidents (its
 # README figures use 10) keeps the whole run under 15 minutes.
 SEQUENCE: list[tuple[str, list[str]]] = [
@@ -32,6 +41,7 @@ SEQUENCE: list[tuple[str, list[str]]] = [
     ("scrape_cost.py", []),
     ("load.py", []),
     ("probe_fanout.py", []),
+    ("page_matrix.py", []),
 ]
 
 
@@ -67,40 +77,49 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated script names to run")
     args = parser.parse_args()
     only = {name for name in args.only.split(",") if name}
-    wanted = [(s, a) for s, a in [BACKGROUND, *SEQUENCE] if not only or s in only]
+    background = [(s, a) for s, a in BACKGROUND if not only or s in only]
+    sequence = [(s, a) for s, a in SEQUENCE if not only or s in only]
 
     started = time.monotonic()
     failed: list[str] = []
     figures: list[Figure] = []
-    with tempfile.TemporaryFile("w+") as background_out:
-        background = None
-        if BACKGROUND in wanted:
-            script, script_args = BACKGROUND
+    with ExitStack() as stack:
+        running: list[tuple[str, subprocess.Popen[str], IO[str]]] = []
+
+        def interrupt_background() -> None:
+            # Only when the run itself was cut short: SIGINT, so each script's `finally` stops
+            # the simulator and watchdog it started.
+            for _, process, _ in running:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+                    process.wait(timeout=60)
+
+        stack.callback(interrupt_background)
+        for script, script_args in background:
             print(f"## {script} started in the background; its output comes at the end")
-            background = subprocess.Popen(  # noqa: S603
+            out: IO[str] = stack.enter_context(tempfile.TemporaryFile("w+"))
+            process = subprocess.Popen(  # noqa: S603
                 command(script, script_args),
-                stdout=background_out, stderr=subprocess.STDOUT, text=True, cwd=HERE.parent,
-                env=ENV,
+                stdout=out, stderr=subprocess.STDOUT, text=True, cwd=HERE.parent, env=ENV,
             )  # fmt: skip
-        for script, script_args in wanted:
-            if (script, script_args) == BACKGROUND:
-                continue
+            running.append((script, process, out))
+        for script, script_args in sequence:
             status, found = run(script, script_args)
             figures += found
             if status != 0:
                 failed.append(f"{script} (exit {status})")
-        if background is not None:
-            status = background.wait()
-            background_out.seek(0)
-            print(f"\n## {BACKGROUND[0]} (ran in the background)\n")
-            for line in background_out:
-                found = parse(line)
-                if found is None:
+        for script, process, out in running:
+            status = process.wait()
+            out.seek(0)
+            print(f"\n## {script} (ran in the background)\n")
+            for line in out:
+                found_line = parse(line)
+                if found_line is None:
                     print(line, end="")
                 else:
-                    figures.append(found)
+                    figures.append(found_line)
             if status != 0:
-                failed.append(f"{BACKGROUND[0]} (exit {status})")
+                failed.append(f"{script} (exit {status})")
 
     minutes = (time.monotonic() - started) / 60
     print(f"\n## Every figure ({minutes:.1f} minutes in all)\n")
