@@ -52,6 +52,17 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def count(families: dict[str, Any], name: str, **match: str) -> float:
+    """The sum of a JSON metric family's samples whose labels include `match`."""
+    return float(
+        sum(
+            s["value"]
+            for s in families.get(name, {"data": []})["data"]
+            if all(s["labels"].get(k) == v for k, v in match.items())
+        )
+    )
+
+
 def assert_error(
     response: httpx.Response, status: int, code: int, details: str | None = None
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import MakeSim, SharedSim, Sim, bearer
+from tests.integration.conftest import MakeSim, SharedSim, Sim, bearer, count
 from watchdog.simulator import Scenario, Topology
 
 MONITORING = ["/v1/health", "/v1/stats/app", "/v1/stats/db"]
@@ -55,16 +55,6 @@ def health_statuses(sim: Sim) -> dict[str, str]:
 
 def node_roles(sim: Sim) -> dict[str, str | None]:
     return {n["key"]: n["role"] for n in sim.client.get("/_sim/state").json()["nodes"]}
-
-
-def count(families: dict[str, Any], name: str, **match: str) -> float:
-    return float(
-        sum(
-            s["value"]
-            for s in families.get(name, {"data": []})["data"]
-            if all(s["labels"].get(k) == v for k, v in match.items())
-        )
-    )
 
 
 # -- not_ready ------------------------------------------------------------------------------

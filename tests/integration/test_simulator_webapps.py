@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import MakeSim, Sim, assert_error
+from tests.integration.conftest import MakeSim, Sim, assert_error, count
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
 from watchdog.simulator.topology import build_nodes
 
@@ -44,16 +44,6 @@ def metrics(sim: Sim) -> dict[str, Any]:
     response = sim.get("/metrics")
     assert response.status_code == 200, response.text
     return dict(response.json()["metrics"])
-
-
-def count(families: dict[str, Any], name: str, **match: str) -> float:
-    return float(
-        sum(
-            s["value"]
-            for s in families.get(name, {"data": []})["data"]
-            if all(s["labels"].get(k) == v for k, v in match.items())
-        )
-    )
 
 
 def by_node(sim: Sim, reads: int) -> dict[str, dict[str, Any]]:
