@@ -42,14 +42,14 @@ import httpx
 from processes import answers, free_port
 from report import figure
 
-from watchdog.config_types import MIN_HEALTH_INTERVAL
+from watchdog.api.results import Endpoint, PollResult
+from watchdog.app import Watchdog, build_watchdog, create_app
+from watchdog.config.settings import load_settings
+from watchdog.config.values import MIN_HEALTH_INTERVAL
 from watchdog.log import configure_logging
-from watchdog.results import Endpoint, PollResult
-from watchdog.server import Watchdog, build_watchdog, create_app
-from watchdog.serving import BackgroundServer
-from watchdog.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer
 from watchdog.state import EndpointState
+from watchdog.web.serving import BackgroundServer
 
 KEY = "alert-latency-benchmark-key"
 TARGET = "api"

@@ -3,13 +3,13 @@
 One watchdog (`watchdog run`, default intervals: health 15 s, metrics 30 s, stats_app 60 s,
 stats_db off) polls two simulated deployments (`watchdog simulate --deployments 2`). After a
 warm-up (`--warmup` s after `/readyz`, default 70 s: by then every job is past its quick first
-run and on its phase, `watchdog/trigger.py`), the second deployment is switched to `overloaded`
+run and on its phase, `watchdog/poll/trigger.py`), the second deployment is switched to `overloaded`
 (every endpoint answers 503, code 1016) for `--duration` s (default 120), then back to healthy.
 
 Requests are counted where they land, from the simulator's `/_sim/arrivals`: what each
 deployment received during the 503 window, per endpoint. The healthy deployment, polled by the
 same watchdog over the same window, is the baseline. After a 429 or a 503 the watchdog holds an
-endpoint's next poll back (`watchdog/scheduler.py`): 2 intervals after the first, then 4 (the
+endpoint's next poll back (`watchdog/poll/scheduler.py`): 2 intervals after the first, then 4 (the
 cap), so the schedule predicts the counts, printed next to them. Goal: at most half the
 baseline's requests.
 
@@ -40,7 +40,7 @@ DEPLOYMENTS = {HEALTHY: "wa-0", OVERLOADED: "wa-1"}
 # The default intervals, by the path the simulator sees and the watchdog's endpoint name.
 INTERVALS = {"/v1/health": 15.0, "/metrics": 30.0, "/v1/stats/app": 60.0}
 NAMES = {"/v1/health": "health", "/metrics": "metrics", "/v1/stats/app": "stats_app"}
-# As watchdog/scheduler.py: the gap after the n-th throttled answer in a row, in intervals.
+# As watchdog/poll/scheduler.py: the gap after the n-th throttled answer in a row, in intervals.
 MAX_BACKOFF_INTERVALS = 4
 RATIO_GOAL = 0.5
 RECOVERY_GOAL_INTERVALS = 4

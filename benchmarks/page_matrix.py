@@ -22,7 +22,7 @@ from pathlib import Path
 
 from report import figure
 
-from watchdog.alert_settings import AlertSettings
+from watchdog.config.alerts import AlertSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests` is importable from the repository root

@@ -28,11 +28,11 @@ import httpx
 from processes import wait_ready
 from report import figure
 
+from watchdog.app import build_watchdog, create_app
+from watchdog.config.settings import load_settings
 from watchdog.log import configure_logging
-from watchdog.server import build_watchdog, create_app
-from watchdog.serving import BackgroundServer
-from watchdog.settings import load_settings
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer
+from watchdog.web.serving import BackgroundServer
 
 KEY = "probe-fanout-benchmark-key"
 TARGET = "api"

@@ -10,7 +10,7 @@ one core, and on the other core, one after the other,
    switched to `overloaded` (every endpoint answers 503) and the script's webhook receiver
    waits for the watchdog's `WhatsAppOverloaded` message for it: the detection latency, to be
    within a health interval + 1 s. Its floor, the wait for that target's next poll, is known
-   exactly from the schedule (`watchdog.trigger`), so what the watchdog adds is printed too.
+   exactly from the schedule (`watchdog.poll.trigger`), so what the watchdog adds is printed too.
    After the window, one `/metrics` scrape of every target's series, timed, with the polls'
    lag while it renders;
 2. the baseline: a bare asyncio loop (this script with `--baseline-worker`) with one
@@ -54,8 +54,8 @@ from processes import (
 )
 from report import figure
 
-from watchdog.client import KEEPALIVE_EXPIRY
-from watchdog.trigger import next_on_phase, phase
+from watchdog.poll.client import KEEPALIVE_EXPIRY
+from watchdog.poll.trigger import next_on_phase, phase
 
 KEY = "scale-benchmark-key-0123"
 INTERVALS = {"/v1/health": 15.0, "/metrics": 30.0, "/v1/stats/app": 60.0}
@@ -92,7 +92,7 @@ class Schedule:
 def schedule(sim: str, targets: int, start: float, end: float) -> Schedule:
     """The poll requests that reached the simulator in [start, end], against the schedule.
 
-    A request's due time is the last time on its job's phase (`watchdog.trigger.phase`) before
+    A request's due time is the last time on its job's phase (`watchdog.poll.trigger.phase`) before
     it arrived, so its lag is the rest; a lag above half an interval would read as early.
     """
     answer = httpx.get(f"{sim}/_sim/arrivals", params={"since": start}, timeout=120).json()

@@ -28,13 +28,13 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 from report import figure
 
-from watchdog.collector import WatchdogCollector
+from watchdog.api.results import Endpoint, PollResult, observe
+from watchdog.config.targets import Target
+from watchdog.export.collector import WatchdogCollector
 from watchdog.memory import defer_full_collections
-from watchdog.results import Endpoint, PollResult, observe
 from watchdog.simulator import Deployment, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
 from watchdog.state import State
-from watchdog.targets import Target
 
 NOW = 1_800_000_000.0
 RATIO_GOAL = 1.5

@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from watchdog.gateways import Expectation
-from watchdog.results import Endpoint, observe
-from watchdog.scheduler import ClientFactory
+from watchdog.api.gateways import Expectation
+from watchdog.api.results import Endpoint, observe
+from watchdog.config.targets import Target
+from watchdog.poll.scheduler import ClientFactory
 from watchdog.state import State
-from watchdog.status import Level, status
-from watchdog.targets import Target
+from watchdog.web.status import Level, status
 
 
 async def check_once(
@@ -23,7 +23,7 @@ async def check_once(
 ) -> dict[str, Any]:
     """Poll each enabled endpoint of each target once (concurrently); the status document.
 
-    The verdict is the daemon's (`watchdog.status`), with the configured shard count."""
+    The verdict is the daemon's (`watchdog.web.status`), with the configured shard count."""
     state = State(targets, clock=clock, expectation=expectation)
     clients = {t.name: client_factory(t) for t in targets}
     try:

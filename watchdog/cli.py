@@ -17,17 +17,15 @@ from typing import TextIO
 
 import yaml
 
-from watchdog.access import protect
+from watchdog.app import api_clients, build_watchdog, create_app
 from watchdog.check import check_once, exit_code, render_table
+from watchdog.config.durations import parse_duration
+from watchdog.config.settings import ConfigError, Settings, load_settings
+from watchdog.config.sharding import select_shard
 from watchdog.demo import DEMO_KEY, DEMO_PASSWORD, run_demo
-from watchdog.durations import parse_duration
 from watchdog.log import Redactor, configure_logging, get_logger
 from watchdog.memory import collect_on_schedule, tune_allocator
 from watchdog.reload import daemon_reloader
-from watchdog.server import api_clients, build_watchdog, create_app
-from watchdog.serving import bind, serve
-from watchdog.settings import ConfigError, Settings, load_settings
-from watchdog.sharding import select_shard
 from watchdog.simulator import (
     DESCRIPTIONS,
     Deployment,
@@ -37,7 +35,9 @@ from watchdog.simulator import (
     Topology,
     serve_simulator,
 )
-from watchdog.tls import ServerTls, TlsFileError
+from watchdog.web.access import protect
+from watchdog.web.serving import bind, serve
+from watchdog.web.tls import ServerTls, TlsFileError
 
 EXIT_OK = 0
 EXIT_CONFIG = 2

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from watchdog.app import build_watchdog, create_app
+from watchdog.config.settings import Settings
+from watchdog.config.targets import Target
 from watchdog.log import get_logger
-from watchdog.server import build_watchdog, create_app
-from watchdog.serving import bind, serve
-from watchdog.settings import Settings
 from watchdog.simulator import (
     Deployment,
     Scenario,
@@ -15,7 +15,7 @@ from watchdog.simulator import (
     SimulatorServer,
     Topology,
 )
-from watchdog.targets import Target
+from watchdog.web.serving import bind, serve
 
 log = get_logger("watchdog.demo")
 

@@ -73,7 +73,7 @@ def tune_allocator() -> bool:
 
 
 class Housekeeping(Protocol):
-    """What `collect_on_schedule` needs of the poller (`watchdog.scheduler.Poller.every`)."""
+    """What `collect_on_schedule` needs of the poller (`watchdog.poll.scheduler.Poller.every`)."""
 
     def every(self, seconds: float, job: Callable[[], Awaitable[None]], job_id: str) -> None: ...
 

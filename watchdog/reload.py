@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from watchdog.config.settings import ConfigError, Settings, load_settings
+from watchdog.config.sharding import select_shard
+from watchdog.config.targets import Target
 from watchdog.log import Redactor, configure_logging, get_logger
-from watchdog.settings import ConfigError, Settings, load_settings
-from watchdog.sharding import select_shard
-from watchdog.targets import Target
 
 if TYPE_CHECKING:
-    from watchdog.server import Watchdog
+    from watchdog.app import Watchdog
 
 __all__ = [
     "LOGGING_SETTINGS",

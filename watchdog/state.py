@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from watchdog.gateways import Expectation, GatewayMemory, GatewayVerdict, gateway_verdict
-from watchdog.payloads import Health, Labels, Sample
-from watchdog.results import Endpoint, Observation
-from watchdog.targets import Target
+from watchdog.api.gateways import Expectation, GatewayMemory, GatewayVerdict, gateway_verdict
+from watchdog.api.payloads import Health, Labels, Sample
+from watchdog.api.results import Endpoint, Observation
+from watchdog.config.targets import Target
 
 # Values older than this many intervals are stale: not exported, not trusted by probes.
 STALE_AFTER_INTERVALS = 3

@@ -25,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from watchdog.results import Endpoint
-from watchdog.server import Watchdog, build_watchdog, create_app
-from watchdog.serving import BackgroundServer
-from watchdog.settings import load_settings
+from watchdog.api.results import Endpoint
+from watchdog.app import Watchdog, build_watchdog, create_app
+from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
+from watchdog.web.serving import BackgroundServer
 
 STARTUP_TIMEOUT = 15.0
 

@@ -25,7 +25,7 @@ from tests.e2e.conftest import (
     Watched,
     wait_for,
 )
-from watchdog.alerts.alertmanager import AlertmanagerSink
+from watchdog.alerts.sinks.alertmanager import AlertmanagerSink
 from watchdog.simulator import Scenario, Topology
 
 # Detection is one poll (poll_soon) plus one POST; resolving waits out the rule's 10 s window

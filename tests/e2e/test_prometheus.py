@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import StartPrometheus, free_port
-from watchdog.server import build_watchdog, create_app
-from watchdog.serving import BackgroundServer
-from watchdog.settings import load_settings
+from watchdog.app import build_watchdog, create_app
+from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer, Topology
+from watchdog.web.serving import BackgroundServer
 
 KEY = "e2e-prometheus-key-0123456789"
 ENDPOINTS = ("health", "metrics", "stats_app", "stats_db")

@@ -37,9 +37,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from watchdog.serving import BackgroundServer
 from watchdog.simulator import Deployment, KeyScope, Scenario, SimulatorConfig, Topology
 from watchdog.simulator.app import create_app as create_simulator_app
+from watchdog.web.serving import BackgroundServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

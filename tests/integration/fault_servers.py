@@ -45,7 +45,7 @@ from watchdog.simulator.errors import (
 
 T = TypeVar("T")
 
-# The watchdog's body cap (watchdog.client.DEFAULT_MAX_BODY_BYTES); a larger body is refused.
+# The watchdog's body cap (watchdog.poll.client.DEFAULT_MAX_BODY_BYTES); a larger body is refused.
 OVER_THE_CAP = 16 * 1024 * 1024 + 1
 # How long a stalling handler waits for the client to give up before closing by itself.
 STALL_LIMIT = 30.0

@@ -13,10 +13,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.integration.conftest import API_KEY, PASSWORD, USER, MakeSim, SharedSim, Sim
-from watchdog.client import ApiClient, AuthMode
-from watchdog.results import Endpoint, observe
+from watchdog.api.results import Endpoint, observe
+from watchdog.config.targets import Target
+from watchdog.poll.client import ApiClient, AuthMode
 from watchdog.simulator import Scenario, Topology
-from watchdog.targets import Target
 
 pytestmark = pytest.mark.anyio
 

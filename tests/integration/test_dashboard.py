@@ -30,11 +30,11 @@ from prometheus_client.samples import Sample
 
 from tests.integration.conftest import START, FakeClock
 from tests.integration.test_prometheus_rules import CHART, promtool, rule_queries
-from watchdog.results import Endpoint
-from watchdog.server import build_watchdog, create_app
-from watchdog.serving import BackgroundServer
-from watchdog.settings import load_settings
+from watchdog.api.results import Endpoint
+from watchdog.app import build_watchdog, create_app
+from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
+from watchdog.web.serving import BackgroundServer
 
 DASHBOARD = CHART / "dashboards" / "wa-watchdog.json"
 DATASOURCE = "${datasource}"

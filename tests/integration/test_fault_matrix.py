@@ -44,11 +44,11 @@ from tests.integration.fault_servers import (
     LoopThread,
     PathFault,
 )
-from watchdog.server import build_watchdog, create_app
-from watchdog.serving import BackgroundServer
-from watchdog.settings import load_settings
+from watchdog.app import build_watchdog, create_app
+from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer
 from watchdog.simulator.app import create_app as create_simulator_app
+from watchdog.web.serving import BackgroundServer
 
 KEY = "fault-matrix-key-0123456789"
 ENDPOINTS = ("health", "metrics", "stats_app", "stats_db")
@@ -295,7 +295,7 @@ class Observer:
             age = status[target][endpoint]["last_success_age_seconds"]
             interval = INTERVALS[endpoint]
             # After the quick first run a job moves to its phase: the second run comes one to
-            # two intervals later (`watchdog/trigger.py`); from then on, every interval.
+            # two intervals later (`watchdog/poll/trigger.py`); from then on, every interval.
             settling = at - self.started < 3 * interval
             if age is None or age > interval * (2 if settling else 1) + LATE_TOLERANCE:
                 self.late.append(

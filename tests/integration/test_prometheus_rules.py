@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
-from watchdog.alert_settings import ALERT_RULES, AlertSettings
 from watchdog.alerts.rules import HEALTH_RULES, RULES
-from watchdog.diagnosis import Failure
-from watchdog.durations import parse_duration
+from watchdog.api.diagnosis import Failure
+from watchdog.config.alerts import ALERT_RULES, AlertSettings
+from watchdog.config.durations import parse_duration
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "wa-watchdog"
 RULE_FILE = CHART / "files" / "prometheus-rules.yaml"

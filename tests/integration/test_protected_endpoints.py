@@ -22,14 +22,14 @@ import pytest
 import trustme
 from structlog.testing import capture_logs
 
-from watchdog.access import protect
+from watchdog.app import build_watchdog, create_app
 from watchdog.cli import main
+from watchdog.config.settings import load_settings
 from watchdog.log import Redactor
-from watchdog.server import build_watchdog, create_app
-from watchdog.serving import BackgroundServer
-from watchdog.settings import load_settings
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer, Topology
-from watchdog.tls import ServerTls
+from watchdog.web.access import protect
+from watchdog.web.serving import BackgroundServer
+from watchdog.web.tls import ServerTls
 
 KEY = "protected-test-key-0123456789"
 PASSWORD = "Pr0tected-endpoints-pa55"

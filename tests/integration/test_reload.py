@@ -21,9 +21,9 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from watchdog.results import Endpoint
-from watchdog.server import build_watchdog
-from watchdog.settings import ConfigError, load_settings
+from watchdog.api.results import Endpoint
+from watchdog.app import build_watchdog
+from watchdog.config.settings import ConfigError, load_settings
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer
 from watchdog.simulator.auth import KeyScope
 

@@ -51,7 +51,7 @@ def test_sigterm_inside_a_log_write_still_exits_0_and_logs_shutdown_requested(wh
     assert MARK in names
     [requested] = [e for e in events if e["event"] == "shutdown_requested"]
     assert requested["signal"] == "SIGTERM"
-    assert requested["logger"] == "watchdog.serving"
+    assert requested["logger"] == "watchdog.web.serving"
     # Graceful: the marked request is answered, the lifespan shuts down after the request.
     assert names.index(MARK) < names.index("shutdown_requested") < names.index("lifespan_shutdown")
     assert names[-1] == "serve_returned"

@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.server import build_watchdog, create_app
-from watchdog.serving import BackgroundServer
-from watchdog.settings import load_settings
+from watchdog.app import build_watchdog, create_app
+from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, MultiSimulatorServer, Scenario, SimulatorConfig
+from watchdog.web.serving import BackgroundServer
 
 KEY = "webapps-backoff-test-key-0123"
 # Generous limits: these tests poll far more often than a real deployment allows, and a 429

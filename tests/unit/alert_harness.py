@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchdog.alert_settings import AlertSettings
 from watchdog.alerts.engine import AlertEngine, RuleConfig, rule_configs
 from watchdog.alerts.model import Alert, AlertState
 from watchdog.alerts.rules import RULES, Rule
-from watchdog.gateways import Expectation
-from watchdog.payloads import ApiErrorInfo
-from watchdog.results import Endpoint, PollResult, observe
+from watchdog.api.gateways import Expectation
+from watchdog.api.payloads import ApiErrorInfo
+from watchdog.api.results import Endpoint, PollResult, observe
+from watchdog.config.alerts import AlertSettings
+from watchdog.config.targets import Target
 from watchdog.simulator import Deployment, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
 from watchdog.state import State
-from watchdog.targets import Target
 
 T0 = 1_800_000_000.0
 TARGET = Target(name="prod", url="http://prod.test", stats_db_interval=0)

@@ -20,10 +20,10 @@ import yaml
 from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.testing import capture_logs
 
-from watchdog.access import OPEN_PATHS, AccessControl, protect, read_bearer_token_file
-from watchdog.credentials import SecretSource
+from watchdog.config.settings import ConfigError, Settings, load_settings
 from watchdog.log import MASK, Redactor
-from watchdog.settings import ConfigError, Settings, load_settings
+from watchdog.poll.credentials import SecretSource
+from watchdog.web.access import OPEN_PATHS, AccessControl, protect, read_bearer_token_file
 
 PASSWORD = "correct horse"
 # bcrypt.hashpw(PASSWORD, gensalt(10)), made once: each hash costs a tenth of a second.

@@ -11,13 +11,13 @@ from watchdog.alerts.engine import RESOLVED_VISIBLE, AlertEngine, RuleConfig
 from watchdog.alerts.history import History
 from watchdog.alerts.model import Alert, AlertState
 from watchdog.alerts.rules import RULES, Condition, Params, Rule, TargetView
-from watchdog.diagnosis import Failure
-from watchdog.gateways import Expectation
-from watchdog.payloads import ApiErrorInfo
-from watchdog.results import Endpoint, PollResult, observe
+from watchdog.api.diagnosis import Failure
+from watchdog.api.gateways import Expectation
+from watchdog.api.payloads import ApiErrorInfo
+from watchdog.api.results import Endpoint, PollResult, observe
+from watchdog.config.targets import Target
 from watchdog.simulator import Scenario, Topology
 from watchdog.state import State
-from watchdog.targets import Target
 
 
 def _requests(ok: int, limited: int) -> dict[str, Any]:

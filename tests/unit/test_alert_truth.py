@@ -11,10 +11,10 @@ from tests.unit.alert_harness import Harness, names
 from watchdog.alerts.engine import RuleConfig
 from watchdog.alerts.model import AlertState
 from watchdog.alerts.rules import HEALTH_RULES, RULES
-from watchdog.diagnosis import Failure, diagnose
-from watchdog.gateways import Expectation
-from watchdog.payloads import ApiErrorInfo
-from watchdog.results import REASONS, Endpoint, PollResult
+from watchdog.api.diagnosis import Failure, diagnose
+from watchdog.api.gateways import Expectation
+from watchdog.api.payloads import ApiErrorInfo
+from watchdog.api.results import REASONS, Endpoint, PollResult
 from watchdog.simulator import Topology
 
 WACORE = "Connection refused. Please check if wacore is running: wacore:6252"

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import trustme
 
-from watchdog.api_tls import TlsContexts
-from watchdog.client import ApiClient
-from watchdog.results import Endpoint
-from watchdog.server import api_clients
-from watchdog.settings import load_settings
-from watchdog.targets import Target
+from watchdog.api.results import Endpoint
+from watchdog.app import api_clients
+from watchdog.config.settings import load_settings
+from watchdog.config.targets import Target
+from watchdog.poll.client import ApiClient
+from watchdog.poll.tls import TlsContexts
 
 KEY = "api-tls-test-key-0123456789"
 

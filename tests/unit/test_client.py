@@ -19,11 +19,11 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from watchdog.client import ApiClient, AuthMode, user_agent
-from watchdog.credentials import BearerToken, parse_expires_after
+from watchdog.api.results import REASONS, Endpoint, PollResult
+from watchdog.config.targets import Target
 from watchdog.log import MASK, Redactor
-from watchdog.results import REASONS, Endpoint, PollResult
-from watchdog.targets import Target
+from watchdog.poll.client import ApiClient, AuthMode, user_agent
+from watchdog.poll.credentials import BearerToken, parse_expires_after
 
 pytestmark = pytest.mark.anyio
 

@@ -16,15 +16,15 @@ from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.collector import GATEWAY_STATUSES, WatchdogCollector
-from watchdog.gateways import Expectation
-from watchdog.payloads import ApiErrorInfo
-from watchdog.reexport import reexported_name
-from watchdog.results import Endpoint, PollResult, observe
+from watchdog.api.gateways import Expectation
+from watchdog.api.payloads import ApiErrorInfo
+from watchdog.api.results import Endpoint, PollResult, observe
+from watchdog.config.targets import Target
+from watchdog.export.collector import GATEWAY_STATUSES, WatchdogCollector
+from watchdog.export.reexport import reexported_name
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
 from watchdog.state import DURATION_BUCKETS, State
-from watchdog.targets import Target
 
 NOW = 1_700_000_000.0
 # The OpenMetrics module carries no annotations; these give its two functions their types.

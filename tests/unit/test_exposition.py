@@ -6,11 +6,11 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from watchdog.collector import WatchdogCollector
-from watchdog.exposition import Exposition
-from watchdog.results import Endpoint, PollResult, observe
+from watchdog.api.results import Endpoint, PollResult, observe
+from watchdog.config.targets import Target
+from watchdog.export.collector import WatchdogCollector
+from watchdog.export.exposition import Exposition
 from watchdog.state import State
-from watchdog.targets import Target
 
 TARGET = Target(name="a", url="http://a.test")
 

@@ -19,9 +19,9 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from watchdog.config_types import split_shard
-from watchdog.settings import ConfigError, load_settings
-from watchdog.sharding import in_shard
+from watchdog.config.settings import ConfigError, load_settings
+from watchdog.config.sharding import in_shard
+from watchdog.config.values import split_shard
 
 Manifest = dict[str, Any]
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watchdog.payloads import (
+from watchdog.api.payloads import (
     GATEWAY_STATES,
     MAX_LABEL_VALUE,
     MAX_LABELS,

@@ -13,12 +13,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from watchdog.alerts.model import AlertState
+from watchdog.api.results import Endpoint, PollResult
+from watchdog.app import Watchdog, build_watchdog
+from watchdog.config.settings import ConfigError, Settings
+from watchdog.config.targets import Target
 from watchdog.log import MASK, Redactor
 from watchdog.reload import Reloader, TargetChanges, restart_only
-from watchdog.results import Endpoint, PollResult
-from watchdog.server import Watchdog, build_watchdog
-from watchdog.settings import ConfigError, Settings
-from watchdog.targets import Target
 
 KEY = "unit-reload-key-0123456789"
 NOW = 1_800_000_000.0

@@ -8,12 +8,12 @@ from collections import Counter
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from watchdog.lag import LagCollector, LagRecorder
-from watchdog.results import Endpoint, PollResult
-from watchdog.scheduler import Poller, backoff_seconds
-from watchdog.sharding import in_shard, select_shard
+from watchdog.api.results import Endpoint, PollResult
+from watchdog.config.sharding import in_shard, select_shard
+from watchdog.config.targets import Target
+from watchdog.poll.lag import LagCollector, LagRecorder
+from watchdog.poll.scheduler import Poller, backoff_seconds
 from watchdog.state import Change, State
-from watchdog.targets import Target
 
 HEALTH_BODY = {"health": {"gateway_status": "connected"}, "meta": {"version": "v2.45.1"}}
 

@@ -12,11 +12,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
-from watchdog.alert_settings import GatewayDownSettings, RateLimitSpikeSettings
 from watchdog.alerts.rules import RULES, Params
-from watchdog.durations import format_duration, parse_duration
-from watchdog.gateways import Expectation
-from watchdog.settings import (
+from watchdog.api.gateways import Expectation
+from watchdog.config.alerts import GatewayDownSettings, RateLimitSpikeSettings
+from watchdog.config.durations import format_duration, parse_duration
+from watchdog.config.settings import (
     ALERT_RULES,
     AlertSettings,
     ConfigError,

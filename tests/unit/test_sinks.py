@@ -16,9 +16,9 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from watchdog.alerts.alertmanager import AlertmanagerSink, alertmanager_body
 from watchdog.alerts.model import Alert, AlertState
-from watchdog.alerts.sinks import (
+from watchdog.alerts.sinks.alertmanager import AlertmanagerSink, alertmanager_body
+from watchdog.alerts.sinks.delivery import (
     Backoff,
     LogSink,
     NotificationStats,
@@ -26,9 +26,9 @@ from watchdog.alerts.sinks import (
     build_sinks,
     rfc3339,
 )
-from watchdog.alerts.webhook import ZERO_TIME, WebhookSink, webhook_payload
+from watchdog.alerts.sinks.webhook import ZERO_TIME, WebhookSink, webhook_payload
+from watchdog.config.urls import mask_url
 from watchdog.log import MASK, Redactor
-from watchdog.urls import mask_url
 
 pytestmark = pytest.mark.anyio
 

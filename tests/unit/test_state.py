@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from watchdog.results import Endpoint, Observation, PollResult, observe
+from watchdog.api.results import Endpoint, Observation, PollResult, observe
+from watchdog.config.targets import Target
 from watchdog.state import DURATION_BUCKETS, SERIES_MEMORY, STALE_AFTER_INTERVALS, Growth, State
-from watchdog.targets import Target
 
 NOW = 1_700_000_000.0
 

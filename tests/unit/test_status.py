@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
+from watchdog.api.gateways import Expectation, gateway_verdict
+from watchdog.api.payloads import ApiErrorInfo, parse_health
+from watchdog.api.results import Endpoint, PollResult, observe
 from watchdog.check import exit_code, render_table
-from watchdog.gateways import Expectation, gateway_verdict
-from watchdog.page import render_page
-from watchdog.payloads import ApiErrorInfo, parse_health
-from watchdog.results import Endpoint, PollResult, observe
+from watchdog.config.targets import Target
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
 from watchdog.state import State
-from watchdog.status import Level, VerdictLog, probe_live, probe_ready, status, verdict
-from watchdog.targets import Target
+from watchdog.web.page import render_page
+from watchdog.web.status import Level, VerdictLog, probe_live, probe_ready, status, verdict
 
 T0 = 1_800_000_000.0
 TARGET = Target(name="prod", url="http://prod.test")

@@ -12,8 +12,8 @@ import pytest
 import trustme
 from structlog.testing import capture_logs
 
-from watchdog.settings import load_settings
-from watchdog.tls import ServerTls, TlsConfig, TlsFileError
+from watchdog.config.settings import load_settings
+from watchdog.web.tls import ServerTls, TlsConfig, TlsFileError
 
 
 class Clock:

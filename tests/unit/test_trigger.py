@@ -9,11 +9,10 @@ from itertools import pairwise
 
 import pytest
 
-from watchdog.results import Endpoint, PollResult
-from watchdog.scheduler import Poller
-from watchdog.state import State
-from watchdog.targets import Target
-from watchdog.trigger import (
+from watchdog.api.results import Endpoint, PollResult
+from watchdog.config.targets import Target
+from watchdog.poll.scheduler import Poller
+from watchdog.poll.trigger import (
     FIRST_POLLS_PER_SECOND,
     MAX_START_SPREAD,
     PhasedInterval,
@@ -22,6 +21,7 @@ from watchdog.trigger import (
     phase,
     start_offset,
 )
+from watchdog.state import State
 
 START = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
 

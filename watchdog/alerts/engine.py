@@ -58,7 +58,7 @@ def rule_configs(rules: Mapping[str, RuleSettingsLike]) -> dict[str, RuleConfig]
 
 
 class RuleSettingsLike(Protocol):
-    """What the engine reads of `watchdog.alert_settings.RuleSettings`."""
+    """What the engine reads of `watchdog.config.alerts.RuleSettings`."""
 
     @property
     def enabled(self) -> bool: ...

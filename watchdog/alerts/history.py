@@ -1,7 +1,7 @@
 """Recent events per target, for rules that count within a window.
 
 Two sources, as the contract asks: the watchdog's own polls that failed (by what the failure
-is, `watchdog.diagnosis`), and the growth of the API's own
+is, `watchdog.api.diagnosis`), and the growth of the API's own
 `api_requests_duration_ms_count{result}` counters (other clients' 429s and 503s). Growth is per
 series, since that series' own last value (the state's deltas): with several Webapps behind one
 URL a series may last have been seen polls ago. It is spread evenly over that span, so a window
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from watchdog.diagnosis import Failure, diagnose
-from watchdog.results import Endpoint, Observation
+from watchdog.api.diagnosis import Failure, diagnose
+from watchdog.api.results import Endpoint, Observation
 from watchdog.state import EndpointState
 
 API_REQUESTS = "api_requests_duration_ms_count"

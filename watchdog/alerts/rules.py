@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watchdog.alerts.history import History
-from watchdog.diagnosis import Failure, diagnose
-from watchdog.durations import format_duration
-from watchdog.gateways import NOT_REGISTERED, GatewayVerdict
-from watchdog.payloads import Health
-from watchdog.results import Endpoint
+from watchdog.api.diagnosis import Failure, diagnose
+from watchdog.api.gateways import NOT_REGISTERED, GatewayVerdict
+from watchdog.api.payloads import Health
+from watchdog.api.results import Endpoint
+from watchdog.config.durations import format_duration
+from watchdog.config.targets import Target
 from watchdog.state import EndpointState
-from watchdog.targets import Target
 
 
 @dataclass(frozen=True)

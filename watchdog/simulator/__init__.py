@@ -7,8 +7,8 @@ UNCONFIRMED choice is commented where it is made.
 
 from watchdog.simulator.auth import KeyScope
 from watchdog.simulator.deployment import Deployment, SimulatorConfig
+from watchdog.simulator.launch import MultiSimulatorServer, SimulatorServer, serve_simulator
 from watchdog.simulator.scenarios import DESCRIPTIONS, Scenario
-from watchdog.simulator.server import MultiSimulatorServer, SimulatorServer, serve_simulator
 from watchdog.simulator.topology import Topology
 
 __all__ = [

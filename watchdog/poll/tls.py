@@ -4,10 +4,10 @@ Building an `ssl.SSLContext` that trusts the system's (certifi's) CA bundle take
 CPU and 0.8 MB of memory, and httpx builds one per `AsyncClient` unless it is handed one. With
 one client per target that was a third of the watchdog's CPU in its first minute at 2,000
 targets, and most of its memory at 100 (`benchmarks/README.md`). A context is safe to share
-between connections, so the clients made by one factory (`watchdog.server.api_clients`) share
+between connections, so the clients made by one factory (`watchdog.app.api_clients`) share
 one `TlsContexts`, and every target with the same TLS settings gets the same context.
 
-Not to be confused with `watchdog.tls`, the HTTPS of the watchdog's own endpoints.
+Not to be confused with `watchdog.web.tls`, the HTTPS of the watchdog's own endpoints.
 """
 
 from __future__ import annotations

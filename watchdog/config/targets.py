@@ -15,7 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-from watchdog.config_types import (
+from watchdog.config.urls import check_http_url, host_of, mask_url, split_list
+from watchdog.config.values import (
     ApiKey,
     ApiKeyFile,
     CaFile,
@@ -28,7 +29,6 @@ from watchdog.config_types import (
     Username,
     config_problems,
 )
-from watchdog.urls import check_http_url, host_of, mask_url, split_list
 
 __all__ = [
     "RESERVED_LABELS",
@@ -157,7 +157,7 @@ Labels = Annotated[dict[str, str], BeforeValidator(_check_labels)]
 
 class Target(BaseModel):
     """One deployment to poll, with effective values: what it does not set is inherited from
-    the global settings when ``watchdog.settings`` builds it (the defaults below apply to a
+    the global settings when ``watchdog.config.settings`` builds it (the defaults below apply to a
     ``Target`` built on its own, e.g. in tests).
 
     ``url`` is the base URL (scheme, host, port, optional path prefix, no trailing slash).

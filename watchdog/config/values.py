@@ -2,7 +2,7 @@
 
 Each validator accepts what the environment (strings) and YAML (strings, numbers, booleans)
 can give, and raises ``ValueError`` with a message that reads well after a variable name
-(``WATCHDOG_TIMEOUT: must be ...``): ``watchdog.settings`` prefixes the name, because only
+(``WATCHDOG_TIMEOUT: must be ...``): ``watchdog.config.settings`` prefixes the name, because only
 it knows whether the value came from the environment or from the file.
 """
 
@@ -17,8 +17,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, SecretStr
 from pydantic_core import PydanticCustomError
 
-from watchdog.durations import format_duration, parse_duration
-from watchdog.urls import check_http_url, mask_url, split_list
+from watchdog.config.durations import format_duration, parse_duration
+from watchdog.config.urls import check_http_url, mask_url, split_list
 
 __all__ = [
     "API_KEY_MAX",
@@ -76,7 +76,7 @@ def config_problems(problems: list[tuple[tuple[str | int, ...], str]]) -> Pydant
     """One validation error carrying several problems, each at its own location below the field.
 
     Pydantic reports one error per validator call; this lets one check (labels, duplicate
-    names) report every offender, and ``watchdog.settings`` spells out each location.
+    names) report every offender, and ``watchdog.config.settings`` spells out each location.
     """
     return PydanticCustomError(
         "config_problems", "{summary}", {"summary": problems[0][1], "problems": problems}

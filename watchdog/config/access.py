@@ -1,12 +1,12 @@
 """Settings of the watchdog's own endpoints: HTTPS and who may read them.
 
-``tls_cert_file``/``tls_key_file`` serve HTTPS (``watchdog.tls``); ``basic_auth_users`` (user ->
+``tls_cert_file``/``tls_key_file`` serve HTTPS (``watchdog.web.tls``); ``basic_auth_users`` (user ->
 bcrypt hash) and ``bearer_token_file`` protect every path but ``/livez`` and ``/readyz``
-(``watchdog.access``). Not to be confused with ``tls_ca_file``/``tls_insecure``, which are about
+(``watchdog.web.access``). Not to be confused with ``tls_ca_file``/``tls_insecure``, which are about
 the WhatsApp API's certificate (the client side).
 
 The value types raise ``ValueError`` with text that reads well after a variable name, like those
-of ``watchdog.config_types``; ``access_problems`` checks what needs more than one value (the
+of ``watchdog.config.values``; ``access_problems`` checks what needs more than one value (the
 certificate with its key) and returns whole messages. No message ever quotes a hash, a token or
 the content of a key file.
 """
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import bcrypt
 from pydantic import BeforeValidator, SecretStr
 
-from watchdog.config_types import CaFile, config_problems, read_secret_text
-from watchdog.tls import TlsFileError, build_context
+from watchdog.config.values import CaFile, config_problems, read_secret_text
+from watchdog.web.tls import TlsFileError, build_context
 
 if TYPE_CHECKING:
-    from watchdog.config_sources import Provenance
+    from watchdog.config.sources import Provenance
 
 __all__ = [
     "BCRYPT_MIN_COST",

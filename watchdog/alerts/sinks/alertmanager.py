@@ -30,7 +30,7 @@ from typing import Any, Final
 import httpx
 
 from watchdog.alerts.model import Alert, AlertState
-from watchdog.alerts.sinks import (
+from watchdog.alerts.sinks.delivery import (
     Backoff,
     HttpEndpoint,
     NotificationStats,

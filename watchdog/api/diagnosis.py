@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from watchdog.payloads import ApiErrorInfo
-from watchdog.results import PollResult
+from watchdog.api.payloads import ApiErrorInfo
+from watchdog.api.results import PollResult
 
 # Transport failures: nothing from the Webapp reached the watchdog.
 TRANSPORT = ("timeout", "connect", "dns", "tls", "protocol")

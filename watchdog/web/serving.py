@@ -19,7 +19,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from watchdog.log import get_logger
-from watchdog.tls import TlsConfig
+from watchdog.web.tls import TlsConfig
 
 log = get_logger(__name__)
 
@@ -123,7 +123,7 @@ def serve(
 ) -> None:
     """Serve `app` on `sock` in the foreground until SIGTERM/SIGINT; returns after shutdown.
 
-    With `tls` (e.g. `watchdog.tls.ServerTls.context`) it serves HTTPS only."""
+    With `tls` (e.g. `watchdog.web.tls.ServerTls.context`) it serves HTTPS only."""
     GracefulServer(_config(app, lifespan, access_log, tls)).run(sockets=[sock])
 
 

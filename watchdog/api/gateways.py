@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from watchdog.durations import format_duration
-from watchdog.payloads import Health, NodeHealth
+from watchdog.api.payloads import Health, NodeHealth
+from watchdog.config.durations import format_duration
 
 UP_STATES = ("connected", "connecting")
 NOT_REGISTERED = ("unregistered", "uninitialized")

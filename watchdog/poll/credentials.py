@@ -19,10 +19,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from watchdog.durations import format_duration
+from watchdog.api.payloads import ApiErrorInfo
+from watchdog.config.durations import format_duration
+from watchdog.config.settings import ConfigError
 from watchdog.log import Redactor, get_logger
-from watchdog.payloads import ApiErrorInfo
-from watchdog.settings import ConfigError
 
 __all__ = [
     "BearerSession",

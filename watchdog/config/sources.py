@@ -1,8 +1,9 @@
 """Where configuration values come from: the environment and the YAML file, and, for every
 value, the name the user wrote, so that each message starts with it.
 
-These are pydantic-settings sources, handed to ``Settings`` by ``watchdog.settings.load_settings``;
-pydantic-settings merges them (the environment first, so it wins) and validates the result.
+These are pydantic-settings sources, handed to ``Settings`` by
+``watchdog.config.settings.load_settings``; pydantic-settings merges them (the environment
+first, so it wins) and validates the result.
 
 Alert settings (``alerts`` in YAML) have one variable per rule and key,
 ``WATCHDOG_ALERT_<RULE>_<KEY>``; the environment wins over the file key by key.
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import InitSettingsSource, PydanticBaseSettingsSource
 
-from watchdog.alert_settings import (
+from watchdog.config.alerts import (
     ALERT_RULES,
     alert_variable,
     alert_variable_hint,
@@ -31,13 +32,13 @@ from watchdog.alert_settings import (
     rule_key_hint,
     rule_keys,
 )
-from watchdog.targets import (
+from watchdog.config.targets import (
     TARGET_OPTIONS,
     default_target_name,
     endpoint_url,
     parse_target_list,
 )
-from watchdog.urls import mask_url
+from watchdog.config.urls import mask_url
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -54,7 +55,7 @@ __all__ = [
 CONFIG_FILE_VAR = "WATCHDOG_CONFIG_FILE"
 # YAML key (= Settings field, except web_endpoint, which becomes a target) -> environment
 # variable. Nothing else is ever read from the environment, except the alert variables
-# (watchdog.alert_settings), one per rule and key of the `alerts` mapping.
+# (watchdog.config.alerts), one per rule and key of the `alerts` mapping.
 ENV_VARS: dict[str, str] = {
     "api_key": "WA_API_KEY",
     "api_key_file": "WA_API_KEY_FILE",

@@ -2,7 +2,7 @@
 
 One `ApiClient` per target wraps one `httpx.AsyncClient` (HTTP/1.1 keep-alive, a pool of a few
 connections). `poll()` never raises: answers and failures alike are classified into a result
-with a `reason` (see `watchdog.results.REASONS`) and a one-line `detail` that never carries a
+with a `reason` (see `watchdog.api.results.REASONS`) and a one-line `detail` that never carries a
 secret. Authentication follows the target's credentials and the auth mode:
 
 - ``apikey``: ``Authorization: Apikey <key>``; a key file is re-read when it changes.
@@ -27,21 +27,21 @@ from typing import Any, Literal
 
 import httpx
 
-from watchdog.api_tls import TlsContexts
-from watchdog.credentials import (
+from watchdog.api.diagnosis import is_password_change
+from watchdog.api.payloads import ApiErrorInfo, api_error
+from watchdog.api.results import Endpoint, PollResult
+from watchdog.config.durations import format_duration
+from watchdog.config.settings import read_api_key_file, read_password_file
+from watchdog.config.targets import Target
+from watchdog.log import Redactor, get_logger
+from watchdog.poll.credentials import (
     BearerSession,
     BearerToken,
     LoginRefused,
     SecretSource,
     parse_expires_after,
 )
-from watchdog.diagnosis import is_password_change
-from watchdog.durations import format_duration
-from watchdog.log import Redactor, get_logger
-from watchdog.payloads import ApiErrorInfo, api_error
-from watchdog.results import Endpoint, PollResult
-from watchdog.settings import read_api_key_file, read_password_file
-from watchdog.targets import Target
+from watchdog.poll.tls import TlsContexts
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "KEEPALIVE_EXPIRY", "ApiClient", "AuthMode", "user_agent"]
 

@@ -22,8 +22,8 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.samples import Sample
 
-from watchdog import payloads
-from watchdog.results import Endpoint
+from watchdog.api import payloads
+from watchdog.api.results import Endpoint
 
 __all__ = ["REEXPORTED", "Exposition", "reexport", "reexported_name"]
 

@@ -4,9 +4,9 @@ Three sinks receive every firing and resolved transition from the engine:
 
 - `LogSink` — one structured log event per transition (here);
 - `AlertmanagerSink` — Alertmanager API v2, resending the current set like Prometheus
-  (`watchdog.alerts.alertmanager`);
+  (`watchdog.alerts.sinks.alertmanager`);
 - `WebhookSink` — one Alertmanager-shaped webhook message per transition
-  (`watchdog.alerts.webhook`).
+  (`watchdog.alerts.sinks.webhook`).
 
 `submit` never blocks and never raises: it records the alert and wakes a background task.
 Delivery outcomes are counted in a `NotificationStats`, exported by a collector as
@@ -26,9 +26,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from watchdog.alerts.model import Alert, AlertState
-from watchdog.client import user_agent
+from watchdog.config.urls import mask_url
 from watchdog.log import MASK, Redactor, get_logger
-from watchdog.urls import mask_url
+from watchdog.poll.client import user_agent
 
 __all__ = [
     "RESULTS",
@@ -144,8 +144,8 @@ def build_sinks(
     """
     # Imported here: both modules build on this one (stats, protocol), so a top-level import
     # would be circular.
-    from watchdog.alerts.alertmanager import AlertmanagerSink  # noqa: PLC0415
-    from watchdog.alerts.webhook import WebhookSink  # noqa: PLC0415
+    from watchdog.alerts.sinks.alertmanager import AlertmanagerSink  # noqa: PLC0415
+    from watchdog.alerts.sinks.webhook import WebhookSink  # noqa: PLC0415
 
     sinks: list[Sink] = []
     am_urls, hook_urls = list(alertmanager_urls), list(webhook_urls)

@@ -14,7 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from watchdog.config_types import (
+from watchdog.api.gateways import Expectation
+from watchdog.config.durations import format_duration
+from watchdog.config.values import (
     AlertDuration,
     AlertWindow,
     Count,
@@ -22,8 +24,6 @@ from watchdog.config_types import (
     Flag,
     Ratio,
 )
-from watchdog.durations import format_duration
-from watchdog.gateways import Expectation
 
 __all__ = [
     "ALERT_ENV_PREFIX",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from watchdog.payloads import (
+from watchdog.api.payloads import (
     ApiErrorInfo,
     Health,
     PayloadError,
@@ -19,7 +19,7 @@ from watchdog.payloads import (
     parse_metrics,
     parse_stats,
 )
-from watchdog.targets import Target
+from watchdog.config.targets import Target
 
 
 class Endpoint(StrEnum):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 
-from watchdog.serving import BackgroundServer, bind, serve
 from watchdog.simulator.app import create_app, create_multi_app
 from watchdog.simulator.deployment import Deployment
+from watchdog.web.serving import BackgroundServer, bind, serve
 
 
 def serve_simulator(

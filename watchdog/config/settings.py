@@ -7,7 +7,7 @@ the name the user wrote (``WATCHDOG_TIMEOUT: ...`` or ``targets[0].timeout in /e
 and all of them are raised together as one ``ConfigError``. ``Settings(...)`` called directly is
 a plain model: it never reads the environment.
 
-Per-rule alert settings live in ``watchdog.alert_settings`` (``Settings.alerts``); their
+Per-rule alert settings live in ``watchdog.config.alerts`` (``Settings.alerts``); their
 variables are ``WATCHDOG_ALERT_<RULE>_<KEY>``.
 """
 
@@ -29,9 +29,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from watchdog.access_settings import BasicAuthUsers, BearerTokenFile, PemFile, access_problems
-from watchdog.alert_settings import ALERT_RULES, AlertSettings, RuleSettings
-from watchdog.config_sources import (
+from watchdog.config.access import BasicAuthUsers, BearerTokenFile, PemFile, access_problems
+from watchdog.config.alerts import ALERT_RULES, AlertSettings, RuleSettings
+from watchdog.config.durations import format_duration
+from watchdog.config.sources import (
     CONFIG_FILE_VAR,
     ENV_VARS,
     EnvSource,
@@ -39,7 +40,9 @@ from watchdog.config_sources import (
     YamlSource,
     raw_target_name,
 )
-from watchdog.config_types import (
+from watchdog.config.targets import Target
+from watchdog.config.urls import MASK, mask_url
+from watchdog.config.values import (
     ApiKey,
     ApiKeyFile,
     CaFile,
@@ -62,9 +65,6 @@ from watchdog.config_types import (
     split_listen,
     split_shard,
 )
-from watchdog.durations import format_duration
-from watchdog.targets import Target
-from watchdog.urls import MASK, mask_url
 
 __all__ = [
     "ALERT_RULES",
@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     tls_ca_file: CaFile | None = None
     tls_insecure: Flag = False
     listen: ListenAddress = "0.0.0.0:9877"
-    # The watchdog's own endpoints (watchdog.access_settings); tls_ca_file is the API's side.
+    # The watchdog's own endpoints (watchdog.config.access); tls_ca_file is the API's side.
     tls_cert_file: PemFile | None = None
     tls_key_file: PemFile | None = None
     basic_auth_users: BasicAuthUsers = Field(default_factory=dict)

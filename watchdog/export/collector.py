@@ -5,7 +5,7 @@ between scrapes. Two kinds of families come out:
 
 - the watchdog's own (`whatsapp_up`, `whatsapp_gateway_status`, poll durations and errors, the
   API's version, `watchdog_*` bookkeeping), labelled `target` (+ `endpoint`, `node`, ...);
-- the API's own metrics and stats, re-exported behind a prefix (`watchdog.reexport`): each
+- the API's own metrics and stats, re-exported behind a prefix (`watchdog.export.reexport`): each
   series with its latest value while fresh, whichever Webapp behind the URL reported it.
 
 Every series of a target also carries the target's user labels. Nothing the API sends can make
@@ -30,13 +30,13 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-from watchdog import payloads
-from watchdog.diagnosis import diagnose
-from watchdog.gateways import GatewayVerdict
-from watchdog.reexport import REEXPORTED, Exposition, reexport
-from watchdog.results import Endpoint
+from watchdog.api import payloads
+from watchdog.api.diagnosis import diagnose
+from watchdog.api.gateways import GatewayVerdict
+from watchdog.api.results import Endpoint
+from watchdog.config.targets import Target
+from watchdog.export.reexport import REEXPORTED, Exposition, reexport
 from watchdog.state import DURATION_BUCKETS, EndpointState, State
-from watchdog.targets import Target
 
 __all__ = ["GATEWAY_STATUSES", "WatchdogCollector"]
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from watchdog.diagnosis import api_error_text, diagnose
+from watchdog.api.diagnosis import api_error_text, diagnose
+from watchdog.api.results import Endpoint
+from watchdog.config.targets import Target
 from watchdog.log import get_logger
-from watchdog.results import Endpoint
 from watchdog.state import Change, EndpointState, State
-from watchdog.targets import Target
 
 log = get_logger(__name__)
 

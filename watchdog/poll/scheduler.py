@@ -18,12 +18,18 @@ from typing import Protocol
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from watchdog.lag import LagRecorder
+from watchdog.api.results import Endpoint, Observation, PollResult, observe
+from watchdog.config.targets import Target
 from watchdog.log import get_logger
-from watchdog.results import Endpoint, Observation, PollResult, observe
+from watchdog.poll.lag import LagRecorder
+from watchdog.poll.trigger import (
+    MAX_START_SPREAD,
+    PhasedInterval,
+    first_run_spread,
+    phase,
+    start_offset,
+)
 from watchdog.state import Change, State
-from watchdog.targets import Target
-from watchdog.trigger import MAX_START_SPREAD, PhasedInterval, first_run_spread, phase, start_offset
 
 log = get_logger(__name__)
 

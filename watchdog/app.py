@@ -21,25 +21,25 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from watchdog.alerts.alertmanager import AlertmanagerSink
 from watchdog.alerts.engine import AlertEngine, notify_all, rule_configs
 from watchdog.alerts.metrics import AlertsCollector
 from watchdog.alerts.model import Alert
-from watchdog.alerts.sinks import NotificationStats, Sink, build_sinks, rfc3339
-from watchdog.api_tls import TlsContexts
-from watchdog.client import ApiClient
-from watchdog.collector import WatchdogCollector
-from watchdog.exposition import Exposition
-from watchdog.lag import LagCollector
+from watchdog.alerts.sinks.alertmanager import AlertmanagerSink
+from watchdog.alerts.sinks.delivery import NotificationStats, Sink, build_sinks, rfc3339
+from watchdog.config.settings import Settings
+from watchdog.config.sharding import select_shard
+from watchdog.config.targets import Target
+from watchdog.export.collector import WatchdogCollector
+from watchdog.export.exposition import Exposition
 from watchdog.log import Redactor, get_logger
-from watchdog.page import render_page
-from watchdog.scheduler import ClientFactory, Poller
-from watchdog.settings import Settings
-from watchdog.sharding import select_shard
+from watchdog.poll.client import ApiClient
+from watchdog.poll.lag import LagCollector
+from watchdog.poll.scheduler import ClientFactory, Poller
+from watchdog.poll.tls import TlsContexts
+from watchdog.poll.trigger import MAX_START_SPREAD
 from watchdog.state import Change, State
-from watchdog.status import VerdictLog, probe_live, probe_ready, status
-from watchdog.targets import Target
-from watchdog.trigger import MAX_START_SPREAD
+from watchdog.web.page import render_page
+from watchdog.web.status import VerdictLog, probe_live, probe_ready, status
 
 if TYPE_CHECKING:
     from watchdog.reload import Reloader

@@ -40,11 +40,11 @@ import bcrypt
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from watchdog.access_settings import bcrypt_cost, bearer_token_from_file
-from watchdog.config_sources import ENV_VARS
-from watchdog.credentials import SecretSource
+from watchdog.config.access import bcrypt_cost, bearer_token_from_file
+from watchdog.config.settings import ConfigError, Settings
+from watchdog.config.sources import ENV_VARS
 from watchdog.log import Redactor, get_logger
-from watchdog.settings import ConfigError, Settings
+from watchdog.poll.credentials import SecretSource
 
 __all__ = [
     "CACHE_SIZE",
