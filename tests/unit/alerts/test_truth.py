@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.alert_harness import Harness, names
+from tests.unit.alerts.harness import Harness, names
 from watchdog.alerts.engine import RuleConfig
 from watchdog.alerts.model import AlertState
 from watchdog.alerts.rules import HEALTH_RULES, RULES

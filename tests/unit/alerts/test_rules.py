@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.alert_harness import T0, TARGET, Clock, Harness, names
+from tests.unit.alerts.harness import T0, TARGET, Clock, Harness, names
 from watchdog.alerts.engine import RESOLVED_VISIBLE, AlertEngine, RuleConfig
 from watchdog.alerts.history import History
 from watchdog.alerts.model import Alert, AlertState

@@ -25,7 +25,7 @@ from watchdog.config.values import split_shard
 
 Manifest = dict[str, Any]
 
-CHART = Path(__file__).resolve().parents[2] / "helm" / "wa-watchdog"
+CHART = Path(__file__).resolve().parents[3] / "helm" / "wa-watchdog"
 RULES_FILE = CHART / "files" / "prometheus-rules.yaml"
 DASHBOARD_FILE = CHART / "dashboards" / "wa-watchdog.json"
 # Two schema versions kubernetes-validate ships: an old-but-supported one and a recent one.
