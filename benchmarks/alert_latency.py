@@ -42,13 +42,15 @@ import httpx
 from processes import answers, free_port
 from report import figure
 
-from watchdog.api.results import Endpoint, PollResult
-from watchdog.app import Watchdog, build_watchdog, create_app
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import PollResult
+from watchdog.app import Watchdog, build_watchdog
+from watchdog.base.log import configure_logging
+from watchdog.base.values import MIN_HEALTH_INTERVAL
 from watchdog.config.settings import load_settings
-from watchdog.config.values import MIN_HEALTH_INTERVAL
-from watchdog.log import configure_logging
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer
 from watchdog.state import EndpointState
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 KEY = "alert-latency-benchmark-key"

@@ -296,7 +296,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
     simulator = watchdog = spy = None
     with tempfile.TemporaryDirectory(prefix="wa-profile-") as tmp:
         raw_path = args.raw or Path(tmp) / "stacks.txt"
-        spy_log, watchdog_log = Path(tmp) / "py-spy.log", Path(tmp) / "watchdog.log"
+        spy_log, watchdog_log = Path(tmp) / "py-spy.log", Path(tmp) / "watchdog.base.log"
         try:
             simulator = start_simulator(sim_port, args.targets, env)
             if pin:

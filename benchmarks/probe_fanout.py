@@ -28,10 +28,11 @@ import httpx
 from processes import wait_ready
 from report import figure
 
-from watchdog.app import build_watchdog, create_app
+from watchdog.app import build_watchdog
+from watchdog.base.log import configure_logging
 from watchdog.config.settings import load_settings
-from watchdog.log import configure_logging
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 KEY = "probe-fanout-benchmark-key"

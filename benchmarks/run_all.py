@@ -42,6 +42,7 @@ SEQUENCE: list[tuple[str, list[str]]] = [
     ("load.py", []),
     ("probe_fanout.py", []),
     ("page_matrix.py", []),
+    ("fault_matrix.py", []),
 ]
 
 

@@ -41,7 +41,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 from processes import (
@@ -54,8 +54,14 @@ from processes import (
 )
 from report import figure
 
-from watchdog.poll.client import KEEPALIVE_EXPIRY
+from watchdog.poll.transport import KEEPALIVE_EXPIRY
 from watchdog.poll.trigger import next_on_phase, phase
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `tests` is importable from the repository root
+    sys.path.insert(0, str(ROOT))
+
+from tests.receivers import Received, WebhookReceiver  # noqa: E402
 
 KEY = "scale-benchmark-key-0123"
 INTERVALS = {"/v1/health": 15.0, "/metrics": 30.0, "/v1/stats/app": 60.0}
@@ -191,43 +197,21 @@ async def baseline(port: int, targets: int, warmup: float, duration: float) -> d
 # -- detection latency: incidents on random targets, alerts from the watchdog's webhook -------
 
 
-class Receiver:
-    """A webhook receiver: when the first firing `WhatsAppOverloaded` arrived, per target."""
+def first_fired(messages: list[Received]) -> dict[str, float]:
+    """When the first firing `WhatsAppOverloaded` arrived, per target."""
+    fired: dict[str, float] = {}
+    for message in messages:
+        for alert in message.alerts:
+            labels = alert.get("labels", {})
+            if alert.get("status") == "firing" and labels.get("alertname") == "WhatsAppOverloaded":
+                fired.setdefault(labels["target"], message.at)
+    return fired
 
-    def __init__(self) -> None:
-        self.fired: dict[str, float] = {}
-        self.messages = 0
-        self._changed = threading.Condition()
-        receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                at = time.time()
-                document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver._changed:
-                    receiver.messages += 1
-                    for alert in document.get("alerts", []):
-                        labels = alert.get("labels", {})
-                        if (
-                            alert.get("status") == "firing"
-                            and labels.get("alertname") == "WhatsAppOverloaded"
-                        ):
-                            receiver.fired.setdefault(labels["target"], at)
-                    receiver._changed.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, target: str, timeout: float) -> float | None:
-        with self._changed:
-            self._changed.wait_for(lambda: target in self.fired, timeout)
-            return self.fired.get(target)
+def wait_fired(receiver: WebhookReceiver, target: str, timeout: float) -> float | None:
+    """When `target`'s first firing `WhatsAppOverloaded` arrived (None: not within `timeout`)."""
+    receiver.wait(lambda messages: target in first_fired(messages), timeout)
+    return first_fired(receiver.messages()).get(target)
 
 
 def next_poll(name: str, after: float) -> float:
@@ -239,7 +223,7 @@ def next_poll(name: str, after: float) -> float:
 
 
 def incidents(
-    sim: str, receiver: Receiver, targets: int, count: int, seed: int
+    sim: str, receiver: WebhookReceiver, targets: int, count: int, seed: int
 ) -> list[dict[str, float | str | None]]:
     """`count` incidents one after the other: onset, the alert (or None), the floor."""
     rng = random.Random(seed)  # noqa: S311 (onset times, not secrets)
@@ -248,7 +232,7 @@ def incidents(
         time.sleep(rng.uniform(0.5, 3.0))  # onsets anywhere in the targets' poll cycles
         onset = time.time()
         httpx.post(f"{sim}/{name}/_sim/scenario", json={"scenario": "overloaded"}, timeout=10)
-        fired = receiver.wait(name, timeout=INTERVALS["/v1/health"] * 4)
+        fired = wait_fired(receiver, name, INTERVALS["/v1/health"] * 4)
         httpx.post(f"{sim}/{name}/_sim/scenario", json={"scenario": "healthy"}, timeout=10)
         found.append({
             "target": name,
@@ -305,12 +289,12 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
             return 1
 
         targets = simulator_targets(sim_port, args.targets)
-        receiver = Receiver()
+        receiver = WebhookReceiver().start()
         wd_env = {
             **env,
             "WATCHDOG_TARGETS": targets,
             "WATCHDOG_LISTEN": f"127.0.0.1:{watchdog_port}",
-            "WATCHDOG_WEBHOOK_URLS": receiver.url,
+            "WATCHDOG_WEBHOOK_URLS": receiver.url + "/hook",
         }
         watchdog = subprocess.Popen(
             [sys.executable, "-m", "watchdog", "run"],

@@ -28,8 +28,9 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 from report import figure
 
-from watchdog.api.results import Endpoint, PollResult, observe
-from watchdog.config.targets import Target
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import PollResult, observe
+from watchdog.base.targets import Target
 from watchdog.export.collector import WatchdogCollector
 from watchdog.memory import defer_full_collections
 from watchdog.simulator import Deployment, SimulatorConfig, Topology

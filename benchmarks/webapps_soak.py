@@ -28,15 +28,20 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import IO
 
 import httpx
 from processes import free_port, start_simulator, stop, wait_ready, wait_simulator
 from report import figure
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `tests` is importable from the repository root
+    sys.path.insert(0, str(ROOT))
+
+from tests.receivers import WebhookReceiver  # noqa: E402
 
 SCRIPT = "webapps_soak.py"
 KEY = "webapps-soak-benchmark-key"
@@ -60,35 +65,17 @@ class Message:
     labels: dict[str, str]
 
 
-class Receiver:
-    """A webhook receiver on a free loopback port: every alert of every message, in order."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                at = time.time()
-                document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver._lock:
-                    for alert in document.get("alerts", []):
-                        labels = {str(k): str(v) for k, v in alert.get("labels", {}).items()}
-                        receiver.messages.append(Message(at, str(alert.get("status")), labels))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def snapshot(self) -> list[Message]:
-        with self._lock:
-            return list(self.messages)
+def alert_messages(receiver: WebhookReceiver) -> list[Message]:
+    """Every alert of every webhook message received so far, in order."""
+    return [
+        Message(
+            received.at,
+            str(alert.get("status")),
+            {str(k): str(v) for k, v in alert.get("labels", {}).items()},
+        )
+        for received in receiver.messages()
+        for alert in received.alerts
+    ]
 
 
 @dataclass
@@ -142,7 +129,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
     env = clean_env(WA_API_KEY=KEY)
     simulator = start_simulator(sim_port, len(DEPLOYMENTS), env, "--webapps", str(WEBAPPS))
     sim = f"http://127.0.0.1:{sim_port}"
-    receiver = Receiver()
+    receiver = WebhookReceiver().start()
     watchdog = None
     log: IO[bytes] | None = None
     try:
@@ -152,8 +139,9 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
         log = open(args.log, "wb") if args.log else None  # noqa: SIM115 - closed below
         watchdog = subprocess.Popen(
             [sys.executable, "-m", "watchdog", "run"],
-            env={**env, "WATCHDOG_TARGETS": targets, "WATCHDOG_WEBHOOK_URLS": receiver.url,
-                 "WATCHDOG_LISTEN": f"127.0.0.1:{watchdog_port}", "WATCHDOG_LOG_FORMAT": "json"},
+            env={**env, "WATCHDOG_TARGETS": targets, "WATCHDOG_LOG_FORMAT": "json",
+                 "WATCHDOG_WEBHOOK_URLS": receiver.url + "/hook",
+                 "WATCHDOG_LISTEN": f"127.0.0.1:{watchdog_port}"},
             stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )  # fmt: skip
         base = f"http://127.0.0.1:{watchdog_port}"
@@ -185,7 +173,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
         # Messages are posted right after the transition; a moment for one in flight.
         time.sleep(2.0)
         sample_alerts(base, seen)
-        messages = receiver.snapshot()
+        messages = alert_messages(receiver)
         status = {
             t["name"]: t for t in httpx.get(base + "/api/v1/status", timeout=10).json()["targets"]
         }
@@ -199,7 +187,7 @@ def main() -> int:  # noqa: PLR0915 - one linear measurement script
     finally:
         stop(watchdog)
         stop(simulator)
-        receiver.server.shutdown()
+        receiver.stop()
         if log is not None:
             log.close()
 

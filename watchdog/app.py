@@ -1,8 +1,8 @@
-"""The watchdog's own HTTP server (Starlette on uvicorn) and the wiring of its parts.
+"""The composition root: the daemon assembled from its settings, and its running lifetime.
 
-The lifespan owns the poller (scheduler and clients): it starts when the server starts and is
-shut down before the process exits. Liveness and readiness never follow the monitored API;
-only `/probe/...` does.
+`build_watchdog` wires state, API clients, poller, alert engine and sinks, and the metrics
+registry; `Watchdog.running` starts them (with the alert tick) and winds them down. The HTTP
+surface that serves them is `watchdog.web.routes`, whose lifespan is `Watchdog.running`.
 """
 
 from __future__ import annotations
@@ -10,39 +10,31 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
 
-from watchdog.alerts.engine import AlertEngine, notify_all, rule_configs
+from watchdog.alerts.engine import AlertEngine, notify_all
 from watchdog.alerts.metrics import AlertsCollector
-from watchdog.alerts.model import Alert
+from watchdog.alerts.sinks import build_sinks
 from watchdog.alerts.sinks.alertmanager import AlertmanagerSink
-from watchdog.alerts.sinks.delivery import NotificationStats, Sink, build_sinks, rfc3339
+from watchdog.alerts.sinks.delivery import NotificationStats, Sink
+from watchdog.base.log import get_logger
+from watchdog.base.redact import Redactor
+from watchdog.base.targets import Target
 from watchdog.config.settings import Settings
 from watchdog.config.sharding import select_shard
-from watchdog.config.targets import Target
 from watchdog.export.collector import WatchdogCollector
-from watchdog.export.exposition import Exposition
-from watchdog.log import Redactor, get_logger
 from watchdog.poll.client import ApiClient
 from watchdog.poll.lag import LagCollector
 from watchdog.poll.scheduler import ClientFactory, Poller
 from watchdog.poll.tls import TlsContexts
 from watchdog.poll.trigger import MAX_START_SPREAD
 from watchdog.state import Change, State
-from watchdog.web.page import render_page
-from watchdog.web.status import VerdictLog, probe_live, probe_ready, status
-
-if TYPE_CHECKING:
-    from watchdog.reload import Reloader
+from watchdog.web.status import VerdictLog
 
 log = get_logger(__name__)
 
@@ -52,6 +44,21 @@ log = get_logger(__name__)
 # per period, in slices spread over it (`AlertEngine.tick`).
 ALERT_TICK_SECONDS = 5.0
 ALERT_TICK_SLICES = 5
+
+
+class ReloadOnSignal(Protocol):
+    """What the daemon's lifetime needs of a reloader (`watchdog.reload.Reloader` is one).
+
+    A protocol, so that the reloader, which changes a running `Watchdog`, is not imported here.
+    """
+
+    def install(self) -> object:
+        """Start reloading on SIGHUP (from the running event loop)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop reloading on SIGHUP and cancel a reload in progress."""
+        ...
 
 
 @dataclass
@@ -64,6 +71,35 @@ class Watchdog:
     clock: Callable[[], float]
     engine: AlertEngine
     sinks: list[Sink]
+
+    @asynccontextmanager
+    async def running(self, reloader: ReloadOnSignal | None = None) -> AsyncIterator[None]:
+        """Sinks, poller and alert tick (and SIGHUP reloads, if given) run inside; the lifespan
+        of the HTTP app, so the poller starts with the server and stops before the process ends.
+        """
+        for sink in self.sinks:
+            await sink.start()
+        self.poller.start()
+
+        slices = itertools.cycle(range(ALERT_TICK_SLICES))
+
+        async def tick() -> None:
+            self.engine.tick(next(slices), ALERT_TICK_SLICES)
+
+        self.poller.every(ALERT_TICK_SECONDS / ALERT_TICK_SLICES, tick, "alert-tick")
+        if reloader is not None:
+            reloader.install()
+        log.info("watchdog_started", targets=[t.name for t in self.state.targets])
+        try:
+            yield
+        finally:
+            if reloader is not None:
+                await reloader.close()
+            await self.poller.shutdown()
+            # After the polls: their last transitions are queued before delivery winds down,
+            # for every sink at once (each gets the same grace, not one after the other).
+            await asyncio.gather(*(sink.stop() for sink in self.sinks))
+            log.info("watchdog_stopped")
 
 
 def api_clients(
@@ -107,7 +143,7 @@ def build_watchdog(
     engine = AlertEngine(
         state,
         notify_all(sink.submit for sink in sinks),
-        config=rule_configs(settings.alerts.rules()),
+        rules=settings.alerts.rules().values(),
         clock=clock,
         refresh=notify_all(s.refresh for s in sinks if isinstance(s, AlertmanagerSink)),
     )
@@ -126,100 +162,3 @@ def build_watchdog(
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
     return Watchdog(state, poller, registry, clock, engine, sinks)
-
-
-def _time(epoch: float | None) -> str | None:
-    return None if epoch is None else rfc3339(epoch)
-
-
-def alert_json(alert: Alert) -> dict[str, Any]:
-    """An alert for `/api/v1/alerts`, in Alertmanager's field names where they exist."""
-    return {
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "state": alert.state.value,
-        "activeSince": _time(alert.active_since),
-        "startsAt": _time(alert.starts_at),
-        "endsAt": _time(alert.ends_at),
-        "fingerprint": alert.fingerprint,
-    }
-
-
-def create_app(watchdog: Watchdog, *, reloader: Reloader | None = None) -> Starlette:
-    """The ASGI app; its lifespan starts and stops the poller (and SIGHUP reloads, if given)."""
-    state = watchdog.state
-
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        for sink in watchdog.sinks:
-            await sink.start()
-        watchdog.poller.start()
-
-        slices = itertools.cycle(range(ALERT_TICK_SLICES))
-
-        async def tick() -> None:
-            watchdog.engine.tick(next(slices), ALERT_TICK_SLICES)
-
-        watchdog.poller.every(ALERT_TICK_SECONDS / ALERT_TICK_SLICES, tick, "alert-tick")
-        if reloader is not None:
-            reloader.install()
-        log.info("watchdog_started", targets=[t.name for t in state.targets])
-        try:
-            yield
-        finally:
-            if reloader is not None:
-                await reloader.close()
-            await watchdog.poller.shutdown()
-            # After the polls: their last transitions are queued before delivery winds down,
-            # for every sink at once (each gets the same grace, not one after the other).
-            await asyncio.gather(*(sink.stop() for sink in watchdog.sinks))
-            log.info("watchdog_stopped")
-
-    exposition = Exposition(watchdog.registry, state)
-
-    async def metrics(request: Request) -> Response:
-        body, content_type = await exposition.body(request.headers.get("accept", ""))
-        return Response(body, headers={"Content-Type": content_type})
-
-    async def livez(_: Request) -> Response:
-        if not watchdog.poller.running:
-            return JSONResponse({"status": "scheduler not running"}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(_: Request) -> Response:
-        if not state.polled_once():
-            return JSONResponse({"status": "waiting for the first poll of every target"}, 503)
-        return JSONResponse({"status": "ok"})
-
-    def probe(
-        check: Callable[[State, str, float], tuple[bool, str]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def handler(request: Request) -> Response:
-            name = request.path_params["target"]
-            if state.target(name) is None:
-                return JSONResponse({"ok": False, "reason": f"unknown target {name!r}"}, 404)
-            ok, reason = check(state, name, watchdog.clock())
-            return JSONResponse({"ok": ok, "reason": reason}, status_code=200 if ok else 503)
-
-        return handler
-
-    async def api_status(_: Request) -> Response:
-        return JSONResponse(status(state, watchdog.clock()))
-
-    async def api_alerts(_: Request) -> Response:
-        return JSONResponse({"alerts": [alert_json(a) for a in watchdog.engine.alerts()]})
-
-    async def page(_: Request) -> Response:
-        return HTMLResponse(render_page(status(state, watchdog.clock())))
-
-    routes = [
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/livez", livez, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/probe/{target}/ready", probe(probe_ready), methods=["GET"]),
-        Route("/probe/{target}/live", probe(probe_live), methods=["GET"]),
-        Route("/api/v1/status", api_status, methods=["GET"]),
-        Route("/api/v1/alerts", api_alerts, methods=["GET"]),
-        Route("/", page, methods=["GET"]),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)

@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import Expectation
-from watchdog.api.results import Endpoint, observe
-from watchdog.config.targets import Target
+from watchdog.api.results import observe
+from watchdog.base.targets import Target
 from watchdog.poll.scheduler import ClientFactory
 from watchdog.state import State
 from watchdog.web.status import Level, status

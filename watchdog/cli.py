@@ -17,13 +17,16 @@ from typing import TextIO
 
 import yaml
 
-from watchdog.app import api_clients, build_watchdog, create_app
+from watchdog.app import api_clients, build_watchdog
+from watchdog.base.durations import parse_duration
+from watchdog.base.errors import ConfigError
+from watchdog.base.log import configure_logging, get_logger
+from watchdog.base.redact import Redactor
 from watchdog.check import check_once, exit_code, render_table
-from watchdog.config.durations import parse_duration
-from watchdog.config.settings import ConfigError, Settings, load_settings
+from watchdog.config.fields import secret_values
+from watchdog.config.settings import Settings, load_settings
 from watchdog.config.sharding import select_shard
 from watchdog.demo import DEMO_KEY, DEMO_PASSWORD, run_demo
-from watchdog.log import Redactor, configure_logging, get_logger
 from watchdog.memory import collect_on_schedule, tune_allocator
 from watchdog.reload import daemon_reloader
 from watchdog.simulator import (
@@ -36,6 +39,7 @@ from watchdog.simulator import (
     serve_simulator,
 )
 from watchdog.web.access import protect
+from watchdog.web.routes import create_app
 from watchdog.web.serving import bind, serve
 from watchdog.web.tls import ServerTls, TlsFileError
 
@@ -168,11 +172,8 @@ def _configured(environ: Mapping[str, str], err: TextIO) -> tuple[Settings, Reda
     if settings is None:
         return None
     redactor = configure_logging(level=settings.log_level, fmt=settings.log_format)
-    for secret in (settings.api_key, settings.web_password):
+    for secret in secret_values(settings):
         redactor.add(secret)
-    for target in settings.targets:
-        redactor.add(target.api_key)
-        redactor.add(target.password)
     return settings, redactor
 
 

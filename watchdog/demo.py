@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchdog.app import build_watchdog, create_app
+from watchdog.app import build_watchdog
+from watchdog.base.log import get_logger
+from watchdog.base.targets import Target
 from watchdog.config.settings import Settings
-from watchdog.config.targets import Target
-from watchdog.log import get_logger
 from watchdog.simulator import (
     Deployment,
     Scenario,
@@ -15,6 +15,7 @@ from watchdog.simulator import (
     SimulatorServer,
     Topology,
 )
+from watchdog.web.routes import create_app
 from watchdog.web.serving import bind, serve
 
 log = get_logger("watchdog.demo")

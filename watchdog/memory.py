@@ -31,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from watchdog.log import get_logger
+from watchdog.base.log import get_logger
 
 __all__ = [
     "FULL_COLLECTION_SECONDS",

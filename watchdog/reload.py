@@ -14,10 +14,11 @@ on the event loop, so no poll sees half of a change:
   added (its alerts resolve): carried over, the old deployment's counters would turn into a
   spike of made-up 503s and 429s.
 
-Only the targets and what they inherit (`RELOADABLE`), and the log level and format, are
-reloaded. Every other setting (the listen address, the sinks, alert rules, auth mode, shard, the
-watchdog's own TLS and access control) keeps its running value; `config_reload_partial` names
-those the new configuration changed.
+Only the targets and what they inherit (`RELOADABLE`, from the field table in
+`watchdog.config.fields`), and the log level and format, are reloaded. Every other setting (the
+listen address, the sinks, alert rules, auth mode, shard, the watchdog's own TLS and access
+control) keeps its running value; `config_reload_partial` names those the new configuration
+changed.
 """
 
 from __future__ import annotations
@@ -27,20 +28,26 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from watchdog.config.settings import ConfigError, Settings, load_settings
+from watchdog.base.errors import ConfigError
+from watchdog.base.log import configure_logging, get_logger
+from watchdog.base.redact import Redactor
+from watchdog.base.targets import Target
+from watchdog.config.fields import LOGGING_SETTINGS, RELOADABLE, secret_values
+from watchdog.config.settings import Settings, load_settings
 from watchdog.config.sharding import select_shard
-from watchdog.config.targets import Target
-from watchdog.log import Redactor, configure_logging, get_logger
 
 if TYPE_CHECKING:
-    from watchdog.app import Watchdog
+    from watchdog.alerts.engine import AlertEngine
+    from watchdog.poll.scheduler import Poller
+    from watchdog.state import State
 
 __all__ = [
     "LOGGING_SETTINGS",
     "RELOADABLE",
     "Reloader",
+    "Running",
     "TargetChanges",
     "daemon_reloader",
     "restart_only",
@@ -48,24 +55,21 @@ __all__ = [
 
 log = get_logger(__name__)
 
-# Settings (YAML keys) a reload applies: the targets and the global values they inherit.
-RELOADABLE = (
-    "targets",
-    "api_key",
-    "api_key_file",
-    "web_username",
-    "web_password",
-    "web_password_file",
-    "health_interval",
-    "metrics_interval",
-    "stats_app_interval",
-    "stats_db_interval",
-    "timeout",
-    "tls_ca_file",
-    "tls_insecure",
-)
-# Reloadable too when the reloader is given a way to reconfigure logging (the daemon's is).
-LOGGING_SETTINGS = ("log_level", "log_format")
+
+class Running(Protocol):
+    """The parts of a running daemon that a reload changes (`watchdog.app.Watchdog` has them).
+
+    A protocol, so that this module needs nothing of the composition root, which uses it.
+    """
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def poller(self) -> Poller: ...
+
+    @property
+    def engine(self) -> AlertEngine: ...
 
 
 def restart_only(*, logging: bool) -> tuple[str, ...]:
@@ -97,7 +101,7 @@ class TargetChanges:
 
 
 class Reloader:
-    """Applies a freshly loaded configuration to a running `Watchdog`; one reload at a time.
+    """Applies a freshly loaded configuration to a running daemon; one reload at a time.
 
     `load` returns the new settings or raises `ConfigError`; it runs in a thread (it reads
     files). `reconfigure_logging`, when given, makes the log level and format reloadable.
@@ -105,7 +109,7 @@ class Reloader:
 
     def __init__(
         self,
-        watchdog: Watchdog,
+        watchdog: Running,
         settings: Settings,
         load: Callable[[], Settings],
         *,
@@ -176,11 +180,8 @@ class Reloader:
     def _register_secrets(self, settings: Settings) -> None:
         if self._redactor is None:
             return
-        for secret in (settings.api_key, settings.web_password):
+        for secret in secret_values(settings):
             self._redactor.add(secret)
-        for target in settings.targets:
-            self._redactor.add(target.api_key)
-            self._redactor.add(target.password)
 
     def _apply(self, targets: list[Target], changes: TargetChanges) -> None:
         """Swap the targets; synchronous, so polls and alert ticks see before or after only."""
@@ -240,7 +241,7 @@ def _differing(new: Settings, running: Settings, keys: Iterable[str]) -> list[st
 
 
 def daemon_reloader(
-    watchdog: Watchdog,
+    watchdog: Running,
     settings: Settings,
     environ: Mapping[str, str],
     redactor: Redactor,

@@ -13,10 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import Expectation, GatewayMemory, GatewayVerdict, gateway_verdict
 from watchdog.api.payloads import Health, Labels, Sample
-from watchdog.api.results import Endpoint, Observation
-from watchdog.config.targets import Target
+from watchdog.api.results import Observation
+from watchdog.base.histogram import bucket_index
+from watchdog.base.targets import Target
 
 # Values older than this many intervals are stale: not exported, not trusted by probes.
 STALE_AFTER_INTERVALS = 3
@@ -220,7 +222,7 @@ class State:
             state.last = observation
             state.polls += 1
             state.duration_sum += result.duration
-            state.bucket_counts[_bucket(result.duration)] += 1
+            state.bucket_counts[bucket_index(result.duration, DURATION_BUCKETS)] += 1
             if observation.ok:
                 self._record_counters(state, observation)
                 if observation.health is not None:
@@ -299,10 +301,3 @@ def _node_of(labels: Labels) -> str:
         if name == "node":
             return value
     return ""
-
-
-def _bucket(duration: float) -> int:
-    for index, bound in enumerate(DURATION_BUCKETS):
-        if duration <= bound:
-            return index
-    return len(DURATION_BUCKETS)

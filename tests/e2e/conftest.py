@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
@@ -20,15 +19,13 @@ from typing import Any, BinaryIO, Protocol
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from watchdog.api.results import Endpoint
-from watchdog.app import Watchdog, build_watchdog, create_app
+from tests.receivers import WebhookReceiver
+from watchdog.api.endpoints import Endpoint
+from watchdog.app import Watchdog, build_watchdog
 from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 STARTUP_TIMEOUT = 15.0
@@ -367,39 +364,8 @@ def start_watched() -> Iterator[StartWatched]:
 # --- a webhook receiver ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    body: Any
-    at: float  # time.time() when it arrived
-
-
-class WebhookReceiver:
-    """Records every JSON body POSTed to it, on any path, and answers 200."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._messages: list[Received] = []
-        self.server = BackgroundServer(
-            Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])]),
-            name="webhook-receiver",
-        )
-        self.url = self.server.url
-
-    async def _receive(self, request: Request) -> Response:
-        body = await request.json()
-        with self._lock:
-            self._messages.append(Received(request.url.path, body, time.time()))
-        return JSONResponse({"status": "ok"})
-
-    def messages(self, path: str | None = None) -> list[Received]:
-        with self._lock:
-            return [m for m in self._messages if path is None or m.path == path]
-
-
 @pytest.fixture
 def webhook_receiver() -> Iterator[WebhookReceiver]:
-    """A running `WebhookReceiver` on a free loopback port."""
-    receiver = WebhookReceiver()
-    with receiver.server:
+    """A running `WebhookReceiver` (`tests/receivers.py`) on a free loopback port."""
+    with WebhookReceiver() as receiver:
         yield receiver

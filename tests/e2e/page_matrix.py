@@ -41,8 +41,8 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from watchdog.base.durations import format_duration
 from watchdog.config.alerts import ALERT_RULES, AlertSettings
-from watchdog.config.durations import format_duration
 from watchdog.simulator import (
     Deployment,
     MultiSimulatorServer,

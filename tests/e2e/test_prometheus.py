@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import StartPrometheus, free_port
-from watchdog.app import build_watchdog, create_app
+from tests.e2e.conftest import StartPrometheus, free_port, wait_for
+from watchdog.app import build_watchdog
 from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer, Topology
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 KEY = "e2e-prometheus-key-0123456789"
@@ -41,15 +41,8 @@ def stack() -> Iterator[Stack]:
         )
         watchdog = build_watchdog(settings, start_spread=0.2)
         with BackgroundServer(create_app(watchdog), lifespan="on", name="wa-watchdog") as server:
-            wait_until(lambda: httpx.get(server.url + "/readyz").status_code == 200, "readyz")
+            wait_for(lambda: httpx.get(server.url + "/readyz").status_code == 200, "readyz")
             yield Stack(simulator, f"127.0.0.1:{server.port}")
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def series(result: list[dict[str, Any]]) -> dict[frozenset[tuple[str, str]], float]:
@@ -72,7 +65,7 @@ def test_prometheus_scrapes_up_and_gateway_status(
     def scraped() -> bool:
         return len(prometheus.query("whatsapp_up")) == 2 * len(ENDPOINTS)
 
-    wait_until(scraped, "whatsapp_up in Prometheus")
+    wait_for(scraped, "whatsapp_up in Prometheus")
 
     # The scrape itself succeeded: Prometheus parsed the exposition it negotiated.
     [up] = prometheus.query('up{job="watchdog"}')

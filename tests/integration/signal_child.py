@@ -1,6 +1,6 @@
 """A child process for test_signal_shutdown: SIGTERM lands while a log line is being written.
 
-``python signal_child.py WHERE`` configures `watchdog.log` on stdout through `TrippingStream`,
+``python signal_child.py WHERE`` configures `watchdog.base.log` on stdout through `TrippingStream`,
 then serves a small app with `watchdog.web.serving.serve` in the main thread. The first line that
 contains `MARK` raises SIGTERM from inside the stream's ``write`` — while structlog's per-stream
 lock is held — and `signal.raise_signal` runs the Python signal handler before it returns, so
@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from watchdog.log import configure_logging, get_logger
+from watchdog.base.log import configure_logging, get_logger
 from watchdog.web.serving import bind, serve
 
 MARK = "signal-child-marked-line"

@@ -13,8 +13,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.integration.conftest import API_KEY, PASSWORD, USER, MakeSim, SharedSim, Sim
-from watchdog.api.results import Endpoint, observe
-from watchdog.config.targets import Target
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import observe
+from watchdog.base.targets import Target
 from watchdog.poll.client import ApiClient, AuthMode
 from watchdog.simulator import Scenario, Topology
 

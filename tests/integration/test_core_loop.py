@@ -26,10 +26,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.integration.conftest import START, FakeClock
-from watchdog.app import Watchdog, build_watchdog, create_app
+from watchdog.app import Watchdog, build_watchdog
 from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology, catalogue
 from watchdog.simulator.app import create_app as create_simulator_app
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 KEY = "core-loop-test-key-0123456789"

@@ -30,10 +30,11 @@ from prometheus_client.samples import Sample
 
 from tests.integration.conftest import START, FakeClock
 from tests.integration.test_prometheus_rules import CHART, promtool, rule_queries
-from watchdog.api.results import Endpoint
-from watchdog.app import build_watchdog, create_app
+from watchdog.api.endpoints import Endpoint
+from watchdog.app import build_watchdog
 from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 DASHBOARD = CHART / "dashboards" / "wa-watchdog.json"

@@ -11,9 +11,10 @@ endpoints of the faulty targets must keep being polled on schedule, and the proc
 live (a separate process: ~50 targets polled every second would compete with the fault
 servers for one GIL, and a process is what "it lives" is about).
 
-The observed matrix (cell x endpoint -> reason, alert) must equal the expected one below; it
-is written to `benchmarks/fault_matrix.md`. The bearer-token cell runs its own in-process
-watchdog, because the auth mode is global.
+The observed matrix (cell x endpoint -> reason, alert) must equal the expected one below;
+`benchmarks/fault_matrix.py` runs the same matrix (`run_matrix`) and writes it to
+`benchmarks/fault_matrix.md` (tests never write it). The bearer-token cell runs its own
+in-process watchdog, because the auth mode is global.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +45,11 @@ from tests.integration.fault_servers import (
     LoopThread,
     PathFault,
 )
-from watchdog.app import build_watchdog, create_app
+from watchdog.app import build_watchdog
 from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer
 from watchdog.simulator.app import create_app as create_simulator_app
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 KEY = "fault-matrix-key-0123456789"
@@ -58,7 +60,6 @@ INTERVALS = {"health": 6.0, "metrics": 1.0, "stats_app": 1.0, "stats_db": 1.0}
 CONTROL = "control"
 RESTART = "restart"
 DNS_HOST = "wa-fault-dns.invalid"  # RFC 2606: never resolves
-REPORT = Path(__file__).resolve().parents[2] / "benchmarks" / "fault_matrix.md"
 
 # A healthy endpoint's last success may be this much older than its interval (scheduling
 # jitter, ~200 polls a second on a small machine) and still count as polled on time.
@@ -423,10 +424,12 @@ def healthy_during_faults() -> list[tuple[str, str]]:
     return pairs
 
 
-@pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MatrixRun]:
-    """Runs the whole matrix once against `watchdog run`: faults on, observed, removed."""
-    workdir = tmp_path_factory.mktemp("fault-matrix")
+def run_matrix(workdir: Path) -> MatrixRun:
+    """Runs the whole matrix once against `watchdog run`: faults on, observed, removed.
+
+    Everything it started is stopped when it returns. Also run by `benchmarks/fault_matrix.py`,
+    which writes the table.
+    """
     certificates = Certificates.create(workdir)
     marker = workdir / "dns-published"
     with ExitStack() as stack:
@@ -442,7 +445,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MatrixRun]:
             "FAULT_MATRIX_DNS_MARKER": str(marker),
             "FAULT_MATRIX_DNS_HOST": DNS_HOST,
         }
-        log_path = workdir / "watchdog.log"
+        log_path = workdir / "watchdog.base.log"
         log_file = stack.enter_context(log_path.open("wb"))
         process = subprocess.Popen(
             [sys.executable, "-c", DNS_SHIM], env=env, stdout=log_file, stderr=subprocess.STDOUT
@@ -485,7 +488,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MatrixRun]:
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=30)
         log_file.flush()
-        yield MatrixRun(
+        return MatrixRun(
             fired=fired,
             healed=healed,
             late=observer.late,
@@ -502,6 +505,11 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> MatrixRun:
+    return run_matrix(tmp_path_factory.mktemp("fault-matrix"))
 
 
 IDS = [cell.key for cell in CELLS]
@@ -603,64 +611,7 @@ def test_failure_details_name_the_fault(matrix: MatrixRun) -> None:
     assert KEY not in " ".join(details.values())
 
 
-# -- the report -------------------------------------------------------------------------------
-
-
-def render(run: MatrixRun) -> str:
-    """The matrix as observed, in Markdown."""
-    lines = [
-        "# Fault matrix",
-        "",
-        "Written by `tests/integration/test_fault_matrix.py` from what one run observed, after",
-        "asserting that it is what is expected. One `watchdog run` process watches a healthy",
-        "control target, a simulator that restarts mid-run, and one faulty target per cell (a",
-        "small purpose-built server, `tests/integration/fault_servers.py`); all faults start",
-        "together and are removed together once every cell shows. Each cell gives the `reason`",
-        "counted in `whatsapp_poll_errors_total` (with `whatsapp_up` 0 for that endpoint) and the",
-        "alert that fired, then resolved once the fault was removed. *no alert* is by design:",
-        'see README "Alerting" — a failure pages only when health has it (whatever the',
-        "reason: every failing health answer pages); other endpoints only page for overload",
-        "(503/1016), rate limits and refused credentials.",
-        "",
-        "Connection faults (refused, DNS, connect timeout, TLS) happen before a request is read,",
-        "so they hit every endpoint of their target at once; their alert is shown under health,",
-        "the only endpoint `WhatsAppUnreachable` looks at. Path faults hit one endpoint of their",
-        "target, whose other endpoints stayed up. Settings: `WATCHDOG_TIMEOUT=0.5s`, intervals",
-        "health 6 s and 1 s for the others, every rule's `for` and `keep_firing_for` `0s`, 503",
-        "window 10 s, 429 window 19 s, `rate_limit_spike` threshold 2 (after a 429 an endpoint",
-        "backs off, so one endpoint alone cannot reach the default 5 in a window). The body cap is",
-        "exercised by its announced length here; a streamed body is cut at the cap in unit tests.",
-        "",
-        "| fault | made by | " + " | ".join(ENDPOINTS) + " |",
-        "|---|---|" + "---|" * len(ENDPOINTS),
-    ]
-    for cell in CELLS:
-        entries = []
-        for target, endpoint in faulty(cell):
-            reasons = ", ".join(f"`{r}`" for r in sorted(run.fired.reasons(target, endpoint)))
-            if cell.path_fault is None and endpoint != "health":
-                entries.append(f"{reasons}, the alert under health")
-                continue
-            fired = sorted(run.healed.alert_states(target))
-            entries.append(f"{reasons} → {', '.join(fired) or 'no alert'}")
-        lines.append(f"| {cell.title} | {cell.how} | " + " | ".join(entries) + " |")
-    lines += [
-        "| API restart (counters reset) | simulator `POST /_sim/restart` | no failed poll, no "
-        "alert | `watchdog_api_restarts_total` +1, no failed poll, no alert | same | no "
-        "counters (db stats are gauges), no failed poll, no alert |",
-        "| bearer token expiring mid-run | simulator, tokens living 3 s, "
-        "`WATCHDOG_AUTH_MODE=bearer` | renewed: no failed poll, no 401, no alert | same | "
-        "same | same |",
-        "",
-        "Meanwhile the control target and every healthy endpoint of the faulty targets were",
-        "polled on schedule (last success never older than the interval + 1.5 s), `/livez`",
-        "answered 200 throughout, nothing was logged at error level, and the process exited 0",
-        "on SIGTERM. The last two rows are asserted by",
-        "`test_api_restart_counts_a_counter_reset_and_alerts_nothing` and",
-        "`test_bearer_token_expiring_mid_run_is_renewed_without_a_failed_poll`.",
-        "",
-    ]
-    return "\n".join(lines)
+# -- the matrix as a whole -------------------------------------------------------------------
 
 
 def expected_matrix() -> dict[tuple[str, str], tuple[set[str], str | None]]:
@@ -685,18 +636,13 @@ def observed_matrix(run: MatrixRun) -> dict[tuple[str, str], tuple[set[str], str
     return observed
 
 
-def test_the_report_is_the_observed_matrix(matrix: MatrixRun) -> None:
-    """The observed cell x endpoint -> (reason, alert) matrix is expected; written to benchmarks."""
-    table = render(matrix)
-    print(table)  # shown with -s or -rP
-    # The details depend on the platform (resolver, OpenSSL): printed, not written.
+def test_the_observed_matrix_is_the_expected_one(matrix: MatrixRun) -> None:
+    """The observed cell x endpoint -> (reason, alert) matrix is the expected one."""
+    # The details depend on the platform (resolver, OpenSSL): shown with -s or -rP.
     for cell in CELLS:
         for target, endpoint in faulty(cell):
             print(f"{cell.key} / {endpoint}: {matrix.detail(target, endpoint)}")
     assert observed_matrix(matrix) == expected_matrix()
-    # Only a run that matched writes the report (others run this suite concurrently).
-    if not REPORT.exists() or REPORT.read_text() != table:
-        REPORT.write_text(table)
 
 
 # -- bearer tokens expiring mid-run -----------------------------------------------------------

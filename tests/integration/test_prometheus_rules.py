@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
-from watchdog.alerts.rules import HEALTH_RULES, RULES
+from watchdog.alerts.checks import HEALTH_RULES
+from watchdog.alerts.rules import RULES
 from watchdog.api.diagnosis import Failure
+from watchdog.base.durations import parse_duration
 from watchdog.config.alerts import ALERT_RULES, AlertSettings
-from watchdog.config.durations import parse_duration
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "wa-watchdog"
 RULE_FILE = CHART / "files" / "prometheus-rules.yaml"

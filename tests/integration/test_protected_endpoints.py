@@ -22,12 +22,13 @@ import pytest
 import trustme
 from structlog.testing import capture_logs
 
-from watchdog.app import build_watchdog, create_app
+from watchdog.app import build_watchdog
+from watchdog.base.redact import Redactor
 from watchdog.cli import main
 from watchdog.config.settings import load_settings
-from watchdog.log import Redactor
 from watchdog.simulator import Deployment, SimulatorConfig, SimulatorServer, Topology
 from watchdog.web.access import protect
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 from watchdog.web.tls import ServerTls
 

@@ -12,17 +12,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.api.results import Endpoint
-from watchdog.app import (
-    ALERT_TICK_SECONDS,
-    ALERT_TICK_SLICES,
-    Watchdog,
-    build_watchdog,
-    create_app,
-)
+from watchdog.api.endpoints import Endpoint
+from watchdog.app import ALERT_TICK_SECONDS, ALERT_TICK_SLICES, Watchdog, build_watchdog
 from watchdog.cli import main
 from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 KEY = "server-test-key-0123456789"

@@ -9,21 +9,20 @@ timeouts only so that a broken watchdog fails instead of hanging.
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.app import build_watchdog, create_app
+from tests.receivers import WebhookReceiver
+from watchdog.app import build_watchdog
 from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, MultiSimulatorServer, Scenario, SimulatorConfig
+from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
 KEY = "webapps-backoff-test-key-0123"
@@ -42,42 +41,20 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 @dataclass
-class Receiver:
-    """A webhook receiver: every alert of every message, as (status, labels, startsAt)."""
-
-    alerts: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                for alert in document["alerts"]:
-                    receiver.alerts.append((alert["status"], alert["labels"], alert["startsAt"]))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
-@dataclass
 class Watching:
     """The simulator, the watchdog's server and the webhook receiver, running."""
 
     sim: MultiSimulatorServer
     url: str
-    hook: Receiver
+    hook: WebhookReceiver
+
+    def sent(self) -> list[tuple[str, dict[str, str], str]]:
+        """Every alert of every webhook message so far, as (status, labels, startsAt)."""
+        return [
+            (alert["status"], alert["labels"], alert["startsAt"])
+            for message in self.hook.messages()
+            for alert in message.alerts
+        ]
 
     def scenario(self, name: str, scenario: Scenario, webapp: int | None = None) -> None:
         body: dict[str, Any] = {"scenario": scenario.value}
@@ -129,27 +106,23 @@ class Watching:
 @contextmanager
 def watching(deployments: dict[str, Deployment], **env: str) -> Iterator[Watching]:
     """The watchdog polling every deployment (a target each, named like it), webhook to us."""
-    hook = Receiver()
-    try:
-        with MultiSimulatorServer(deployments) as sim:
-            settings = load_settings(
-                {
-                    "WATCHDOG_TARGETS": ",".join(f"{n}={sim.target_url(n)}" for n in deployments),
-                    "WA_API_KEY": KEY,
-                    "WATCHDOG_HEALTH_INTERVAL": f"{HEALTH_INTERVAL:g}s",
-                    "WATCHDOG_STATS_APP_INTERVAL": "0",
-                    "WATCHDOG_WEBHOOK_URLS": hook.url,
-                    **env,
-                }
-            )
-            watchdog = build_watchdog(settings, start_spread=0.2)
-            app = create_app(watchdog)
-            with BackgroundServer(app, lifespan="on", name="wa-watchdog") as server:
-                url = f"http://127.0.0.1:{server.port}"
-                wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, 10, "ready")
-                yield Watching(sim, url, hook)
-    finally:
-        hook.server.shutdown()
+    with WebhookReceiver() as hook, MultiSimulatorServer(deployments) as sim:
+        settings = load_settings(
+            {
+                "WATCHDOG_TARGETS": ",".join(f"{n}={sim.target_url(n)}" for n in deployments),
+                "WA_API_KEY": KEY,
+                "WATCHDOG_HEALTH_INTERVAL": f"{HEALTH_INTERVAL:g}s",
+                "WATCHDOG_STATS_APP_INTERVAL": "0",
+                "WATCHDOG_WEBHOOK_URLS": hook.url + "/hook",
+                **env,
+            }
+        )
+        watchdog = build_watchdog(settings, start_spread=0.2)
+        app = create_app(watchdog)
+        with BackgroundServer(app, lifespan="on", name="wa-watchdog") as server:
+            url = f"http://127.0.0.1:{server.port}"
+            wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, 10, "ready")
+            yield Watching(sim, url, hook)
 
 
 def webapps(count: int, clock: Callable[[], float] = time.time) -> Deployment:
@@ -179,7 +152,7 @@ def test_healthy_webapps_taking_turns_alert_nothing_and_export_every_node() -> N
         arrived = len(w.arrivals("wa", "/metrics"))
         wait_for(lambda: w.status("wa")["endpoints"]["metrics"]["polls"] >= arrived, 10, "recorded")
 
-        assert w.hook.alerts == []
+        assert w.sent() == []
         assert w.alerts() == []
         nodes = {
             labels.get("node")
@@ -202,7 +175,7 @@ def test_one_overloaded_webapp_of_three_fires_once_and_stays_firing() -> None:
         w.scenario("wa", Scenario.OVERLOADED, webapp=1)
 
         def fired() -> bool:
-            return any(status == "firing" for status, _, _ in w.hook.alerts)
+            return any(status == "firing" for status, _, _ in w.sent())
 
         wait_for(fired, 30, "the alert fired")
         served = [webapp["requests_served"] for webapp in w.webapps("wa")]
@@ -213,11 +186,9 @@ def test_one_overloaded_webapp_of_three_fires_once_and_stays_firing() -> None:
 
         wait_for(each_answered_four_more, 40, "every Webapp answered four more polls")
 
-        sent = [
-            (status, labels["alertname"], labels["target"]) for status, labels, _ in w.hook.alerts
-        ]
+        sent = [(status, labels["alertname"], labels["target"]) for status, labels, _ in w.sent()]
         assert sent == [("firing", ALERTNAME, "wa")]
-        _, labels, starts = w.hook.alerts[0]
+        _, labels, starts = w.sent()[0]
         assert "node" not in labels  # one alert for the deployment, not one per Webapp
         [alert] = w.alerts()
         assert alert["state"] == "firing"

@@ -13,11 +13,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from watchdog.alerts.model import AlertState
-from watchdog.api.results import Endpoint, PollResult
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import PollResult
 from watchdog.app import Watchdog, build_watchdog
-from watchdog.config.settings import ConfigError, Settings
-from watchdog.config.targets import Target
-from watchdog.log import MASK, Redactor
+from watchdog.base.errors import ConfigError
+from watchdog.base.redact import MASK, Redactor
+from watchdog.base.targets import Target
+from watchdog.config.settings import Settings
 from watchdog.reload import Reloader, TargetChanges, restart_only
 
 KEY = "unit-reload-key-0123456789"

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from watchdog.api.results import Endpoint, Observation, PollResult, observe
-from watchdog.config.targets import Target
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import Observation, PollResult, observe
+from watchdog.base.targets import Target
 from watchdog.state import DURATION_BUCKETS, SERIES_MEMORY, STALE_AFTER_INTERVALS, Growth, State
 
 NOW = 1_700_000_000.0

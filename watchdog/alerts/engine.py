@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
+from watchdog.alerts.checks import Condition, TargetView
 from watchdog.alerts.history import History
 from watchdog.alerts.model import Alert, AlertState, fingerprint
-from watchdog.alerts.rules import RULES, Condition, Params, Rule, TargetView
-from watchdog.log import get_logger
+from watchdog.alerts.rules import Rule, default_rules
+from watchdog.base.log import get_logger
 from watchdog.state import Change, State
 
 log = get_logger(__name__)
@@ -30,46 +30,6 @@ RESOLVED_VISIBLE = 900.0
 Notify = Callable[[Alert], None]
 
 
-@dataclass(frozen=True)
-class RuleConfig:
-    enabled: bool = True
-    for_: float = 0.0
-    keep_firing_for: float = 60.0
-    params: Params = field(default_factory=Params)
-
-
-# Rule parameters that say what the gateways should be: they configure the state's
-# `Expectation` (`AlertSettings.expectation()`), so the status page, `check` and `/probe` judge
-# the gateways as the alerts do, and no rule reads them itself.
-_EXPECTATION_PARAMS = frozenset({"expected_shards", "connecting_for"})
-
-
-def rule_configs(rules: Mapping[str, RuleSettingsLike]) -> dict[str, RuleConfig]:
-    """The engine's view of the per-rule settings (`Settings.alerts.rules()`)."""
-    return {
-        key: RuleConfig(
-            rule.enabled,
-            rule.for_,
-            rule.keep_firing_for,
-            Params(**{k: v for k, v in rule.params.items() if k not in _EXPECTATION_PARAMS}),
-        )
-        for key, rule in rules.items()
-    }
-
-
-class RuleSettingsLike(Protocol):
-    """What the engine reads of `watchdog.config.alerts.RuleSettings`."""
-
-    @property
-    def enabled(self) -> bool: ...
-    @property
-    def for_(self) -> float: ...
-    @property
-    def keep_firing_for(self) -> float: ...
-    @property
-    def params(self) -> dict[str, Any]: ...
-
-
 @dataclass
 class _Tracked:
     alert: Alert
@@ -77,15 +37,18 @@ class _Tracked:
 
 
 class AlertEngine:
-    """Evaluates the rules for each target and notifies on firing and resolved transitions."""
+    """Evaluates the rules for each target and notifies on firing and resolved transitions.
+
+    *rules* are the configured rules (`Settings.alerts.rules()`); the disabled ones are left
+    out. Without them, every rule runs with its documented defaults.
+    """
 
     def __init__(
         self,
         state: State,
         notify: Notify,
         *,
-        config: Mapping[str, RuleConfig] | None = None,
-        rules: Sequence[Rule] = RULES,
+        rules: Iterable[Rule] | None = None,
         clock: Callable[[], float] = time.time,
         refresh: Notify | None = None,
     ) -> None:
@@ -94,10 +57,9 @@ class AlertEngine:
         # Told when a firing alert's annotations change (counts in its description), so
         # periodic resends carry the current text; not a transition, so nobody is paged.
         self._refresh = refresh
-        self._config = dict(config or {})
-        self.rules = [r for r in rules if self.config(r).enabled]
+        self.rules = [r for r in (default_rules() if rules is None else rules) if r.enabled]
         self.clock = clock
-        self._horizon = max((self.config(r).params.window for r in self.rules), default=0.0)
+        self._horizon = max((r.lookback for r in self.rules), default=0.0)
         self._history: dict[str, History] = {}
         # Pending and firing alerts by target, then fingerprint: an evaluation touches one
         # target's alerts only, however many targets there are.
@@ -106,10 +68,8 @@ class AlertEngine:
         # wall clock stepped back delays the expiry of the alerts before the step by as much.
         self._resolved: dict[str, Alert] = {}
 
-    def config(self, rule: Rule) -> RuleConfig:
-        return self._config.get(rule.key, RuleConfig())
-
-    def _history_of(self, target: str) -> History:
+    def history(self, target: str) -> History:
+        """The windowed events of *target* the rules count in (empty before its first poll)."""
         history = self._history.get(target)
         if history is None:
             history = self._history[target] = History(self._horizon)
@@ -117,7 +77,7 @@ class AlertEngine:
 
     def on_change(self, change: Change) -> None:
         """A poll of `change.target` was recorded: update its history and evaluate it."""
-        history = self._history_of(change.target)
+        history = self.history(change.target)
         history.record(change.observation, self.state.get(change.target, change.endpoint))
         self.evaluate(change.target)
 
@@ -144,14 +104,14 @@ class AlertEngine:
         view = TargetView(
             target=target,
             endpoints=self.state.endpoints(target_name),
-            history=self._history_of(target_name),
+            history=self.history(target_name),
             now=when,
             gateway=self.state.gateway(target_name, when),
         )
         holding: dict[str, tuple[Rule, Condition, dict[str, str]]] = {}
         for rule in self.rules:
             try:
-                conditions = rule.check(view, self.config(rule).params)
+                conditions = rule.check(view)
             except Exception:  # a rule's bug must not stop the others or the poller
                 log.exception("alert_rule_failed", rule=rule.alertname, target=target_name)
                 continue
@@ -189,17 +149,14 @@ class AlertEngine:
             alert = replace(tracked.alert, annotations=annotations)
             if refreshed and self._refresh is not None:
                 self._deliver(self._refresh, alert)
-            if (
-                alert.state is AlertState.PENDING
-                and now - alert.active_since >= self.config(rule).for_
-            ):
+            if alert.state is AlertState.PENDING and now - alert.active_since >= rule.for_:
                 alert = replace(alert, state=AlertState.FIRING, starts_at=now)
                 changed.append(alert)
             tracked.alert = alert
         for key in [k for k in active if k not in holding]:
             tracked = active[key]
             owner = self._rule(tracked.alert.name)
-            keep = self.config(owner).keep_firing_for if owner else 0.0
+            keep = owner.keep_firing_for if owner else 0.0
             if tracked.alert.state is AlertState.PENDING:
                 del active[key]
             elif now - tracked.last_true >= keep:

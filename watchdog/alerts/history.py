@@ -15,7 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from watchdog.api.diagnosis import Failure, diagnose
-from watchdog.api.results import Endpoint, Observation
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import Observation
 from watchdog.state import EndpointState
 
 API_REQUESTS = "api_requests_duration_ms_count"

@@ -1,290 +1,259 @@
-"""The contract's alerts as conditions over one target's state.
+"""The alert rules, each declared once: key, alertname, severity, parameters, help and check.
 
-A rule looks at the latest results, the windowed history and its parameters, and returns the
-conditions that hold now (none, one, or one per node). Timing — `for`, hysteresis, resolving —
-is the engine's business, so rules stay pure and easy to test.
+A rule is a frozen settings model. Its fields, with their defaults, are the keys of
+``alerts.<key>`` in YAML and of ``WATCHDOG_ALERT_<KEY>_<PARAM>`` in the environment
+(`watchdog.config.alerts` reads them); its docstring is its help text; an instance is a
+configured rule, which is what the engine evaluates. What a rule checks is in
+`watchdog.alerts.checks`.
+
+Every rule has ``enabled``, ``for`` (how long its condition must hold before it fires) and
+``keep_firing_for`` (how long the condition must be clear before it resolves: hysteresis
+against a flapping API); some have parameters of their own. ``for`` is a Python keyword, so
+the attribute is ``for_``; the YAML key, the variable and ``effective()`` say ``for``. A rule
+that sets its own ``for`` repeats the alias, since a field redeclared without it loses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
 
-from watchdog.alerts.history import History
-from watchdog.api.diagnosis import Failure, diagnose
-from watchdog.api.gateways import NOT_REGISTERED, GatewayVerdict
-from watchdog.api.payloads import Health
-from watchdog.api.results import Endpoint
-from watchdog.config.durations import format_duration
-from watchdog.config.targets import Target
-from watchdog.state import EndpointState
+from pydantic import BaseModel, ConfigDict, Field
 
+from watchdog.alerts import checks
+from watchdog.alerts.checks import Condition, TargetView
+from watchdog.api.gateways import DEFAULT_CONNECTING_LIMIT, Expectation
+from watchdog.base.durations import format_duration
+from watchdog.base.values import AlertDuration, AlertWindow, Count, ExpectedShards, Flag, Ratio
 
-@dataclass(frozen=True)
-class Params:
-    """One rule's parameters; each rule reads the ones it needs. Defaults as documented."""
+__all__ = [
+    "RULES",
+    "AuthRejected",
+    "GatewayDegraded",
+    "GatewayDown",
+    "HealthFailing",
+    "NotRegistered",
+    "Overloaded",
+    "QueueBacklog",
+    "RateLimitSpike",
+    "Rule",
+    "Unreachable",
+    "default_rules",
+]
 
-    window: float = 60.0
-    threshold: int = 5
-    ratio: float = 0.05
-    pending_messages: int = 50_000
-    callback_queue_size: int = 50_000
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A rule holding for one target (and node, when `labels` has one), with what to say."""
-
-    summary: str
-    description: str
-    labels: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TargetView:
-    """What a rule may look at for one target at one moment."""
-
-    target: Target
-    endpoints: dict[Endpoint, EndpointState]
-    history: History
-    now: float
-    # The gateway verdict on the latest fresh health answer (`State.gateway`).
-    gateway: GatewayVerdict | None = None
-
-    def fresh_health(self) -> Health | None:
-        state = self.endpoints.get(Endpoint.HEALTH)
-        if state is None or state.last is None or not state.last.ok or not state.fresh(self.now):
-            return None
-        return state.last.health
+# Keys given as durations, written back with format_duration.
+_DURATIONS = frozenset({"for", "keep_firing_for", "window", "connecting_for"})
+# The fields every rule has; the others are its parameters.
+_COMMON = frozenset({"enabled", "for_", "keep_firing_for"})
 
 
-Check = Callable[[TargetView, Params], list[Condition]]
+class Rule(BaseModel, ABC):
+    """What every rule has. Durations are float seconds; the subclasses set each rule's
+    defaults, add its parameters and say what it checks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True)
+
+    key: ClassVar[str]  # the settings key: `alerts.<key>`, WATCHDOG_ALERT_<KEY>_*
+    alertname: ClassVar[str]
+    severity: ClassVar[str]
+
+    enabled: Flag = True
+    for_: AlertDuration = Field(default=0.0, alias="for")
+    keep_firing_for: AlertDuration = 60.0
+
+    @abstractmethod
+    def check(self, view: TargetView) -> list[Condition]:
+        """The conditions that hold for the target now."""
+
+    @property
+    def lookback(self) -> float:
+        """How much of the target's history the check reads, in seconds."""
+        return 0.0
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The rule's keys as written in YAML (``for``, not ``for_``), in order."""
+        return tuple(field.alias or name for name, field in cls.model_fields.items())
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The rule's own parameters (everything but enabled, for, keep_firing_for)."""
+        return {
+            name: getattr(self, name) for name in type(self).model_fields if name not in _COMMON
+        }
+
+    def effective(self) -> dict[str, Any]:
+        """Plain data keyed by YAML key, durations written like the other settings."""
+        values: dict[str, Any] = {}
+        for name, field in type(self).model_fields.items():
+            key = field.alias or name
+            value = getattr(self, name)
+            values[key] = format_duration(value) if key in _DURATIONS else value
+        return values
 
 
-@dataclass(frozen=True)
-class Rule:
-    key: str  # the settings key (`alerts.<key>` in YAML, WATCHDOG_ALERT_<KEY>_* in env)
-    alertname: str
-    severity: str
-    check: Check
+class Overloaded(Rule):
+    """``WhatsAppOverloaded``: 503 (code 1016) answers within ``window``."""
+
+    key = "overloaded"
+    alertname = "WhatsAppOverloaded"
+    severity = "critical"
+
+    keep_firing_for: AlertDuration = 120.0
+    window: AlertWindow = 60.0
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.overloaded(view, window=self.window)
+
+    @property
+    def lookback(self) -> float:
+        return self.window
 
 
-def _window(params: Params) -> str:
-    return format_duration(params.window)
+class RateLimitSpike(Rule):
+    """``WhatsAppRateLimitSpike``: at least ``threshold`` 429 answers within ``window``, or 429s
+    making up at least ``ratio`` of the requests the API counted."""
 
+    key = "rate_limit_spike"
+    alertname = "WhatsAppRateLimitSpike"
+    severity = "warning"
 
-# Which rule speaks for a failed health poll, by what the failure is: every kind has exactly
-# one, so no failing health answer goes without an alert and none pages twice.
-HEALTH_RULES: dict[Failure, str] = {
-    Failure.UNREACHABLE: "unreachable",
-    Failure.PROXY: "unreachable",
-    Failure.OVERLOADED: "overloaded",
-    Failure.AUTH: "auth_rejected",
-    Failure.COREAPP_UNREACHABLE: "gateway_down",
-    Failure.RATE_LIMITED: "health_failing",
-    Failure.NOT_READY: "health_failing",
-    Failure.API_ERROR: "health_failing",
-    Failure.NOT_FOUND: "health_failing",
-    Failure.UNUSABLE: "health_failing",
-    Failure.INTERNAL: "health_failing",
-}
+    keep_firing_for: AlertDuration = 120.0
+    window: AlertWindow = 60.0
+    threshold: Count = 5
+    ratio: Ratio = 0.05
 
-
-def _health_conditions(view: TargetView, rule: str, summary: str = "") -> list[Condition]:
-    """The condition of the failing health poll this rule speaks for, if there is one: what
-    the answer showed, how long it has failed, and what to do."""
-    state = view.endpoints.get(Endpoint.HEALTH)
-    if state is None or state.last is None:
-        return []
-    diagnosis = diagnose(state.last.result)
-    if diagnosis is None or HEALTH_RULES[diagnosis.failure] != rule:
-        return []
-    count = state.consecutive_failures
-    polls = f"The last {count} health poll{'s' if count != 1 else ''} failed"
-    return [
-        Condition(
-            summary=summary or f"WhatsApp API {view.target.name} {diagnosis.what}",
-            description=f"{polls}: {state.last_detail}. {diagnosis.advice}",
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.rate_limit_spike(
+            view, window=self.window, threshold=self.threshold, ratio=self.ratio
         )
-    ]
+
+    @property
+    def lookback(self) -> float:
+        return self.window
 
 
-def overloaded(view: TargetView, params: Params) -> list[Condition]:
-    own = view.history.own_failures(view.now, params.window, Failure.OVERLOADED)
-    others = view.history.api_requests(view.now, params.window, "503")
-    # Counts from the API's counters are spread over the time since each series' last value:
-    # less than one request in the window is no evidence of a 503 in it.
-    if not own and others < 1:
-        return []
-    return [
-        Condition(
-            summary=f"WhatsApp API {view.target.name} is overloaded (503, code 1016)",
-            description=(
-                f"In the last {_window(params)}, {own} of the watchdog's polls got 503 System "
-                f"overloaded (1016) and the API counted {others:.0f} requests of other clients "
-                "answered 503. The Coreapp's queues are close to full: slow down or pause "
-                "senders, check pending_messages and callback_queue_size (webhook receivers "
-                "failing?), and add coreapps/shards if this is load."
-            ),
+class HealthFailing(Rule):
+    """``WhatsAppHealthFailing``: health fails for a reason no other rule speaks for (1011 not
+    ready, another API error, 404, an unusable answer, 429s that leave the watchdog blind).
+    ``for`` is also the grace of a Webapp that is starting (it answers 1011 until ready)."""
+
+    key = "health_failing"
+    alertname = "WhatsAppHealthFailing"
+    severity = "critical"
+
+    for_: AlertDuration = Field(default=60.0, alias="for")
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.health_failing(view)
+
+
+# The gateway parameters say what the gateways should be: they configure the state's
+# `Expectation` (`AlertSettings.expectation()`), so the status page, `check` and `/probe` judge
+# the gateways as the alerts do, and no check reads them itself.
+
+
+class GatewayDown(Rule):
+    """``WhatsAppGatewayDown``: fewer connected gateways than ``expected_shards`` (0: the number
+    of coreapps seen connected at the first health answer)."""
+
+    key = "gateway_down"
+    alertname = "WhatsAppGatewayDown"
+    severity = "critical"
+
+    for_: AlertDuration = Field(default=30.0, alias="for")
+    expected_shards: ExpectedShards = Expectation().shards
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.gateway_down(view)
+
+
+class GatewayDegraded(Rule):
+    """``WhatsAppGatewayDegraded``: a multiconnect primary master not connected, or a gateway
+    ``connecting`` for longer than ``connecting_for``."""
+
+    key = "gateway_degraded"
+    alertname = "WhatsAppGatewayDegraded"
+    severity = "warning"
+
+    for_: AlertDuration = Field(default=60.0, alias="for")
+    connecting_for: AlertDuration = DEFAULT_CONNECTING_LIMIT
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.gateway_degraded(view)
+
+
+class Unreachable(Rule):
+    """``WhatsAppUnreachable``: the health endpoint cannot be reached."""
+
+    key = "unreachable"
+    alertname = "WhatsAppUnreachable"
+    severity = "critical"
+
+    for_: AlertDuration = Field(default=30.0, alias="for")
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.unreachable(view)
+
+
+class AuthRejected(Rule):
+    """``WhatsAppAuthRejected``: the API refuses the watchdog's credentials."""
+
+    key = "auth_rejected"
+    alertname = "WhatsAppAuthRejected"
+    severity = "critical"
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.auth_rejected(view)
+
+
+class NotRegistered(Rule):
+    """``WhatsAppNotRegistered``: a node is unregistered or still setting up."""
+
+    key = "not_registered"
+    alertname = "WhatsAppNotRegistered"
+    severity = "warning"
+
+    for_: AlertDuration = Field(default=60.0, alias="for")
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.not_registered(view)
+
+
+class QueueBacklog(Rule):
+    """``WhatsAppQueueBacklog``: a queue in the app stats above its limit."""
+
+    key = "queue_backlog"
+    alertname = "WhatsAppQueueBacklog"
+    severity = "warning"
+
+    for_: AlertDuration = Field(default=60.0, alias="for")
+    keep_firing_for: AlertDuration = 120.0
+    pending_messages: Count = 50_000
+    callback_queue_size: Count = 50_000
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return checks.queue_backlog(
+            view,
+            pending_messages=self.pending_messages,
+            callback_queue_size=self.callback_queue_size,
         )
-    ]
 
 
-def rate_limit_spike(view: TargetView, params: Params) -> list[Condition]:
-    own = view.history.own_failures(view.now, params.window, Failure.RATE_LIMITED)
-    limited = view.history.api_requests(view.now, params.window, "429")
-    total = view.history.api_requests(view.now, params.window)
-    share = limited / total if total else 0.0
-    if (
-        own < params.threshold
-        and limited < params.threshold
-        and not (limited >= 1 and share >= params.ratio)
-    ):
-        return []
-    return [
-        Condition(
-            summary=f"WhatsApp API {view.target.name} is rate limiting requests (429)",
-            description=(
-                f"In the last {_window(params)}, {own} of the watchdog's polls and "
-                f"{limited:.0f} of {total:.0f} requests counted by the API ({share:.1%}) got "
-                "429 Too many requests (1015). Senders exceed 20 requests/s per endpoint (50 "
-                "for messages), or something probes /v1/health directly (10 calls per 60 s for "
-                "all callers): point probes at the watchdog's /probe endpoints and smooth bursts."
-            ),
-        )
-    ]
-
-
-def health_failing(view: TargetView, params: Params) -> list[Condition]:
-    return _health_conditions(view, "health_failing")
-
-
-def gateway_down(view: TargetView, params: Params) -> list[Condition]:
-    summary = f"WhatsApp gateway of {view.target.name} is down: Coreapp unreachable"
-    unreachable_coreapp = _health_conditions(view, "gateway_down", summary)
-    if unreachable_coreapp:
-        return unreachable_coreapp
-    verdict = view.gateway if view.fresh_health() is not None else None
-    if verdict is None or verdict.up or verdict.not_registered:
-        return []  # WhatsAppNotRegistered says "not registered" better
-    return [
-        Condition(
-            summary=f"WhatsApp gateway of {view.target.name} is down: {verdict.summary}",
-            description=(
-                f"Expected at least {verdict.expected} connected gateway(s), found "
-                f"{verdict.connected} ({verdict.topology}). Not connected: "
-                f"{', '.join(verdict.down) or 'none'}. Messages queue up and are not "
-                "delivered; check the coreapp logs and their connection to WhatsApp."
-            ),
-        )
-    ]
-
-
-def gateway_degraded(view: TargetView, params: Params) -> list[Condition]:
-    verdict = view.gateway if view.fresh_health() is not None else None
-    if verdict is None or not verdict.degraded:
-        return []
-    return [
-        Condition(
-            summary=f"WhatsApp gateways of {view.target.name} are degraded",
-            description=(
-                f"{'; '.join(d.text for d in verdict.degraded)}. Messages may still flow, but "
-                "a multiconnect deployment without its primary master cannot fail over or "
-                "rebalance shards, and a gateway that stays connecting never delivers: check "
-                "the master and coreapp logs and their connection to WhatsApp."
-            ),
-        )
-    ]
-
-
-def unreachable(view: TargetView, params: Params) -> list[Condition]:
-    return _health_conditions(view, "unreachable")
-
-
-def auth_rejected(view: TargetView, params: Params) -> list[Condition]:
-    rejected = []
-    advice = ""
-    for endpoint, state in view.endpoints.items():
-        if state.last is None:
-            continue
-        diagnosis = diagnose(state.last.result)
-        if diagnosis is None or diagnosis.failure is not Failure.AUTH:
-            continue
-        rejected.append(f"{endpoint.value}: {state.last.result.detail}")
-        advice = advice or diagnosis.advice
-    if not rejected:
-        return []
-    return [
-        Condition(
-            summary=f"WhatsApp API {view.target.name} rejects the watchdog's credentials",
-            description=f"{'; '.join(rejected)}. {advice}",
-        )
-    ]
-
-
-def not_registered(view: TargetView, params: Params) -> list[Condition]:
-    health = view.fresh_health()
-    if health is None:
-        return []
-    conditions = []
-    for node in health.nodes:
-        if node.status not in NOT_REGISTERED:
-            continue
-        advice = (
-            "The phone number must be registered (POST /v1/account) before messages flow."
-            if node.status == "unregistered"
-            else "The app is upgrading or setting up its database schema; if this lasts more "
-            "than a few minutes, check the coreapp logs and contact support."
-        )
-        conditions.append(
-            Condition(
-                summary=f"WhatsApp node {node.node} of {view.target.name} is {node.status}",
-                description=f"gateway_status is {node.status}. {advice}",
-                labels={"node": node.node},
-            )
-        )
-    return conditions
-
-
-def queue_backlog(view: TargetView, params: Params) -> list[Condition]:
-    state = view.endpoints.get(Endpoint.STATS_APP)
-    if state is None or state.last_success is None or not state.fresh(view.now):
-        return []
-    samples = state.last_success.samples
-    if samples is None:
-        return []
-    limits = {
-        "pending_messages": params.pending_messages,
-        "callback_queue_size": params.callback_queue_size,
-    }
-    over: dict[str, list[str]] = {}
-    for sample in samples.samples:
-        limit = limits.get(sample.name)
-        if limit is not None and sample.value > limit:
-            node = dict(sample.labels).get("node", "")
-            over.setdefault(node, []).append(f"{sample.name} {sample.value:.0f} > {limit}")
-    return [
-        Condition(
-            summary=f"WhatsApp queues of {view.target.name} are backing up",
-            description=(
-                f"{'; '.join(found)}. A full outgoing queue means 503 System overloaded "
-                "(1016) next; a growing callback queue means webhook deliveries fail or are "
-                "slow — check the webhook receiver."
-            ),
-            labels={"node": node} if node else {},
-        )
-        for node, found in sorted(over.items())
-    ]
-
-
-RULES: tuple[Rule, ...] = (
-    Rule("overloaded", "WhatsAppOverloaded", "critical", overloaded),
-    Rule("rate_limit_spike", "WhatsAppRateLimitSpike", "warning", rate_limit_spike),
-    Rule("health_failing", "WhatsAppHealthFailing", "critical", health_failing),
-    Rule("gateway_down", "WhatsAppGatewayDown", "critical", gateway_down),
-    Rule("gateway_degraded", "WhatsAppGatewayDegraded", "warning", gateway_degraded),
-    Rule("unreachable", "WhatsAppUnreachable", "critical", unreachable),
-    Rule("auth_rejected", "WhatsAppAuthRejected", "critical", auth_rejected),
-    Rule("not_registered", "WhatsAppNotRegistered", "warning", not_registered),
-    Rule("queue_backlog", "WhatsAppQueueBacklog", "warning", queue_backlog),
+# Every rule, in the order the settings, the metrics and the documentation list them.
+RULES: tuple[type[Rule], ...] = (
+    Overloaded,
+    RateLimitSpike,
+    HealthFailing,
+    GatewayDown,
+    GatewayDegraded,
+    Unreachable,
+    AuthRejected,
+    NotRegistered,
+    QueueBacklog,
 )
+
+
+def default_rules() -> tuple[Rule, ...]:
+    """Every rule with its documented defaults."""
+    return tuple(rule() for rule in RULES)

@@ -14,12 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, RATE_LIMITED, UNREACHABLE, UNUSABLE_BODY
 from watchdog.api.payloads import ApiErrorInfo
 from watchdog.api.results import PollResult
-
-# Transport failures: nothing from the Webapp reached the watchdog.
-TRANSPORT = ("timeout", "connect", "dns", "tls", "protocol")
-UNUSABLE_BODY = ("decode", "shape", "too_large")
 
 OVERLOADED_CODE = 1016
 NOT_READY_CODE = 1011
@@ -103,7 +100,7 @@ def diagnose(result: PollResult) -> Diagnosis | None:
         return None
     error = result.api_error
     status = result.status_code
-    if reason in TRANSPORT:
+    if reason in UNREACHABLE:
         return Diagnosis(
             Failure.UNREACHABLE,
             f"is unreachable ({reason})",
@@ -117,13 +114,13 @@ def diagnose(result: PollResult) -> Diagnosis | None:
             "The answer is not the API's: a proxy, an ingress or a captive "
             "page may stand in front of the Webapp, or the URL points elsewhere.",
         )
-    if reason == "internal":
+    if reason == INTERNAL:
         return Diagnosis(
             Failure.INTERNAL,
             "cannot be checked (internal error)",
             "The watchdog failed to poll; its log has the traceback.",
         )
-    if reason == "auth_config":
+    if reason == AUTH_CONFIG:
         password = is_password_change(error)
         return Diagnosis(
             Failure.AUTH,
@@ -135,7 +132,7 @@ def diagnose(result: PollResult) -> Diagnosis | None:
             if password
             else "Fix the credentials the detail names.",
         )
-    if status == 429 or reason == "http_429":
+    if status == 429 or reason == RATE_LIMITED:
         return Diagnosis(
             Failure.RATE_LIMITED,
             "rate limits the watchdog (429)",

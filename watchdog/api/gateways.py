@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from watchdog.api.payloads import Health, NodeHealth
-from watchdog.config.durations import format_duration
+from watchdog.base.durations import format_duration
 
 UP_STATES = ("connected", "connecting")
 NOT_REGISTERED = ("unregistered", "uninitialized")

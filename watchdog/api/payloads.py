@@ -268,7 +268,7 @@ def parse_metrics(body: Any) -> Samples:
     return _collect(_family_samples(families, None, MAX_SAMPLES), _meta(body)[0])
 
 
-def parse_stats(body: Any, kind: Literal["app", "db"]) -> Samples:
+def parse_stats(body: Any, kind: str) -> Samples:
     """`{"stats": {"app"|"db": ...}}`, single-instance or keyed by node (reference §3.2).
 
     Per-node answers get a `node` label (the API's own Prometheus rendering does the same);

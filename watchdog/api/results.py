@@ -1,15 +1,16 @@
 """What one poll produced: the endpoint polled, the HTTP outcome, and the parsed payload.
 
 A poll never raises; every outcome is a `PollResult` — success with the decoded body, or a
-failure with a `reason` — and `observe` turns it into an `Observation` with typed values.
+failure with a `reason` (`watchdog.api.endpoints.REASONS`) — and `observe` turns it into an
+`Observation` with typed values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any
 
+from watchdog.api.endpoints import SHAPE, Endpoint
 from watchdog.api.payloads import (
     ApiErrorInfo,
     Health,
@@ -19,40 +20,6 @@ from watchdog.api.payloads import (
     parse_metrics,
     parse_stats,
 )
-from watchdog.config.targets import Target
-
-
-class Endpoint(StrEnum):
-    """The monitoring nodes the watchdog polls; values are the `endpoint` label."""
-
-    HEALTH = "health"
-    METRICS = "metrics"
-    STATS_APP = "stats_app"
-    STATS_DB = "stats_db"
-
-    @property
-    def path(self) -> str:
-        return _PATHS[self]
-
-    def interval(self, target: Target) -> float:
-        """The poll interval of this endpoint on `target`; 0 means not polled."""
-        return float(getattr(target, f"{self.value}_interval"))
-
-
-_PATHS = {
-    Endpoint.HEALTH: "/v1/health",
-    Endpoint.METRICS: "/metrics",
-    Endpoint.STATS_APP: "/v1/stats/app",
-    Endpoint.STATS_DB: "/v1/stats/db",
-}
-
-# Failure reasons (the `reason` label of whatsapp_poll_errors_total). HTTP statuses map to
-# http_<code> for the ones with a meaning of their own, else http_4xx / http_5xx.
-REASONS = (
-    "http_401", "http_403", "http_404", "http_429", "http_503", "http_4xx", "http_5xx",
-    "timeout", "connect", "dns", "tls", "protocol", "too_large", "decode", "shape",
-    "auth_config", "internal",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,14 +61,15 @@ def observe(result: PollResult) -> Observation:
         return Observation(result)
     body = result.body
     try:
-        if result.endpoint is Endpoint.HEALTH:
+        spec = result.endpoint.spec
+        if spec.body == "health":
             return Observation(_without_body(result), health=parse_health(body))
-        if result.endpoint is Endpoint.METRICS:
+        if spec.body == "prometheus":
             samples = parse_metrics(body)
         else:
-            samples = parse_stats(body, "app" if result.endpoint is Endpoint.STATS_APP else "db")
+            samples = parse_stats(body, spec.path.rsplit("/", 1)[-1])
     except PayloadError as err:
-        failed = replace(result, reason="shape", detail=f"unexpected answer: {err}", body=None)
+        failed = replace(result, reason=SHAPE, detail=f"unexpected answer: {err}", body=None)
         return Observation(failed)
     return Observation(_without_body(result), samples=samples)
 

@@ -6,7 +6,7 @@ bcrypt hash) and ``bearer_token_file`` protect every path but ``/livez`` and ``/
 the WhatsApp API's certificate (the client side).
 
 The value types raise ``ValueError`` with text that reads well after a variable name, like those
-of ``watchdog.config.values``; ``access_problems`` checks what needs more than one value (the
+of ``watchdog.base.values``; ``access_problems`` checks what needs more than one value (the
 certificate with its key) and returns whole messages. No message ever quotes a hash, a token or
 the content of a key file.
 """
@@ -21,29 +21,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 import bcrypt
 from pydantic import BeforeValidator, SecretStr
 
-from watchdog.config.values import CaFile, config_problems, read_secret_text
+from watchdog.base.secrets import bearer_token_from_file
+from watchdog.base.values import CaFile, config_problems
 from watchdog.web.tls import TlsFileError, build_context
 
 if TYPE_CHECKING:
-    from watchdog.config.sources import Provenance
+    from watchdog.config.provenance import Provenance
 
 __all__ = [
     "BCRYPT_MIN_COST",
     "BEARER_TOKEN_ENV",
-    "BEARER_TOKEN_MAX",
-    "BEARER_TOKEN_MIN",
     "HASH_COMMAND",
     "BasicAuthUsers",
     "BearerTokenFile",
     "PemFile",
     "access_problems",
-    "bcrypt_cost",
-    "bearer_token_from_file",
 ]
 
 BCRYPT_MIN_COST = 10
-BEARER_TOKEN_MIN = 16
-BEARER_TOKEN_MAX = 4096
 HASH_COMMAND = (
     "python -c 'import bcrypt; print(bcrypt.hashpw(b\"secret\", bcrypt.gensalt()).decode())'"
 )
@@ -55,11 +50,6 @@ BEARER_TOKEN_ENV = "WATCHDOG_BEARER_TOKEN"  # noqa: S105 (a variable name)
 # $2a$/$2b$/$2y$, a two-digit cost, then 22 characters of salt and 31 of hash.
 _BCRYPT = re.compile(r"\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}")
 _MAKE_HASH = f"make one with: {HASH_COMMAND}"
-
-
-def bcrypt_cost(hashed: str) -> int:
-    """The cost (log2 of the rounds) of a hash that passed validation."""
-    return int(hashed[4:6])
 
 
 def _hash_problem(user: str, value: object) -> str | None:
@@ -151,32 +141,6 @@ def _basic_auth_users(value: object) -> dict[str, SecretStr]:
     if problems:
         raise config_problems([((), problem) for problem in problems])
     return users
-
-
-def bearer_token_from_file(value: object) -> SecretStr:
-    """Read a bearer token file; its content, stripped, must be a usable token. ``ValueError``."""
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("expected a file path (got an empty value)")
-    if not isinstance(value, str | Path):
-        raise ValueError(f"expected a file path (got {type(value).__name__})")
-    path = Path(value.strip()) if isinstance(value, str) else value
-    token = read_secret_text(path).strip()
-    if not token:
-        raise ValueError(
-            f"{path} is empty; it should hold the token (at least {BEARER_TOKEN_MIN} characters)"
-        )
-    if not BEARER_TOKEN_MIN <= len(token) <= BEARER_TOKEN_MAX:
-        raise ValueError(
-            f"{path} holds {len(token)} characters; a token is {BEARER_TOKEN_MIN} to "
-            f"{BEARER_TOKEN_MAX} characters long (the content is not shown; make one with: "
-            "openssl rand -hex 32)"
-        )
-    if not all("!" <= char <= "~" for char in token):
-        raise ValueError(
-            f"the token in {path} must be printable ASCII without spaces, as it travels in an "
-            "Authorization header (the content is not shown)"
-        )
-    return SecretStr(token)
 
 
 def _bearer_token_file(value: object) -> Path:

@@ -1,10 +1,9 @@
 """Per-rule alert settings: ``alerts.<rule>.<key>`` in YAML, ``WATCHDOG_ALERT_<RULE>_<KEY>`` in
 the environment (rule and key upper-cased), the environment winning key by key.
 
-Every rule has ``enabled``, ``for`` (how long its condition must hold before it fires) and
-``keep_firing_for`` (how long the condition must be clear before it resolves: hysteresis
-against a flapping API); some have parameters of their own. ``for`` is a Python keyword, so
-the attribute is ``for_``; the YAML key, the variable and ``effective()`` say ``for``.
+The rules, their keys and their defaults are declared once, in `watchdog.alerts.rules`; this
+module gathers them into ``Settings.alerts`` and derives the names and hints the loader
+(`watchdog.config.sources`) checks the file and the environment with.
 """
 
 from __future__ import annotations
@@ -14,31 +13,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from watchdog.api.gateways import Expectation
-from watchdog.config.durations import format_duration
-from watchdog.config.values import (
-    AlertDuration,
-    AlertWindow,
-    Count,
-    ExpectedShards,
-    Flag,
-    Ratio,
+from watchdog.alerts.rules import (
+    RULES,
+    AuthRejected,
+    GatewayDegraded,
+    GatewayDown,
+    HealthFailing,
+    NotRegistered,
+    Overloaded,
+    QueueBacklog,
+    RateLimitSpike,
+    Rule,
+    Unreachable,
 )
+from watchdog.api.gateways import Expectation
 
 __all__ = [
     "ALERT_ENV_PREFIX",
     "ALERT_RULES",
     "AlertSettings",
-    "AuthRejectedSettings",
-    "GatewayDegradedSettings",
-    "GatewayDownSettings",
-    "HealthFailingSettings",
-    "NotRegisteredSettings",
-    "OverloadedSettings",
-    "QueueBacklogSettings",
-    "RateLimitSpikeSettings",
-    "RuleSettings",
-    "UnreachableSettings",
     "alert_variable",
     "alert_variable_hint",
     "alert_variables",
@@ -49,133 +42,11 @@ __all__ = [
 ]
 
 # Rule key (YAML and environment) -> the alertname its alerts carry.
-ALERT_RULES: dict[str, str] = {
-    "overloaded": "WhatsAppOverloaded",
-    "rate_limit_spike": "WhatsAppRateLimitSpike",
-    "health_failing": "WhatsAppHealthFailing",
-    "gateway_down": "WhatsAppGatewayDown",
-    "gateway_degraded": "WhatsAppGatewayDegraded",
-    "unreachable": "WhatsAppUnreachable",
-    "auth_rejected": "WhatsAppAuthRejected",
-    "not_registered": "WhatsAppNotRegistered",
-    "queue_backlog": "WhatsAppQueueBacklog",
-}
+ALERT_RULES: dict[str, str] = {rule.key: rule.alertname for rule in RULES}
 
 ALERT_ENV_PREFIX = "WATCHDOG_ALERT_"
 # Names close enough to the pattern to be meant for it: reported, not silently ignored.
 _NEAR_PREFIXES = (ALERT_ENV_PREFIX, "WATCHDOG_ALERTS_")
-# Keys given as durations, written back with format_duration.
-_DURATIONS = frozenset({"for", "keep_firing_for", "window", "connecting_for"})
-# The fields every rule has; the others are its parameters.
-_COMMON = frozenset({"enabled", "for_", "keep_firing_for"})
-
-
-class RuleSettings(BaseModel):
-    """What every rule has. Durations are float seconds; the subclasses set each rule's
-    defaults and add its parameters."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True)
-
-    enabled: Flag = True
-    for_: AlertDuration = Field(default=0.0, alias="for")
-    keep_firing_for: AlertDuration = 60.0
-
-    @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        """The rule's keys as written in YAML (``for``, not ``for_``), in order."""
-        return tuple(field.alias or name for name, field in cls.model_fields.items())
-
-    @property
-    def params(self) -> dict[str, Any]:
-        """The rule's own parameters (everything but enabled, for, keep_firing_for)."""
-        return {
-            name: getattr(self, name) for name in type(self).model_fields if name not in _COMMON
-        }
-
-    def effective(self) -> dict[str, Any]:
-        """Plain data keyed by YAML key, durations written like the other settings."""
-        values: dict[str, Any] = {}
-        for name, field in type(self).model_fields.items():
-            key = field.alias or name
-            value = getattr(self, name)
-            values[key] = format_duration(value) if key in _DURATIONS else value
-        return values
-
-
-class OverloadedSettings(RuleSettings):
-    """``WhatsAppOverloaded``: 503 (code 1016) answers within ``window``."""
-
-    for_: AlertDuration = Field(default=0.0, alias="for")
-    keep_firing_for: AlertDuration = 120.0
-    window: AlertWindow = 60.0
-
-
-class RateLimitSpikeSettings(RuleSettings):
-    """``WhatsAppRateLimitSpike``: at least ``threshold`` 429 answers within ``window``, or 429s
-    making up at least ``ratio`` of the requests the API counted."""
-
-    for_: AlertDuration = Field(default=0.0, alias="for")
-    keep_firing_for: AlertDuration = 120.0
-    window: AlertWindow = 60.0
-    threshold: Count = 5
-    ratio: Ratio = 0.05
-
-
-class HealthFailingSettings(RuleSettings):
-    """``WhatsAppHealthFailing``: health fails for a reason no other rule speaks for (1011 not
-    ready, another API error, 404, an unusable answer, 429s that leave the watchdog blind).
-    ``for`` is also the grace of a Webapp that is starting (it answers 1011 until ready)."""
-
-    for_: AlertDuration = Field(default=60.0, alias="for")
-    keep_firing_for: AlertDuration = 60.0
-
-
-class GatewayDownSettings(RuleSettings):
-    """``WhatsAppGatewayDown``: fewer connected gateways than ``expected_shards`` (0: the number
-    of coreapps seen connected at the first health answer)."""
-
-    for_: AlertDuration = Field(default=30.0, alias="for")
-    keep_firing_for: AlertDuration = 60.0
-    expected_shards: ExpectedShards = 0
-
-
-class GatewayDegradedSettings(RuleSettings):
-    """``WhatsAppGatewayDegraded``: a multiconnect primary master not connected, or a gateway
-    ``connecting`` for longer than ``connecting_for``."""
-
-    for_: AlertDuration = Field(default=60.0, alias="for")
-    keep_firing_for: AlertDuration = 60.0
-    connecting_for: AlertDuration = 300.0
-
-
-class UnreachableSettings(RuleSettings):
-    """``WhatsAppUnreachable``: the health endpoint cannot be reached."""
-
-    for_: AlertDuration = Field(default=30.0, alias="for")
-    keep_firing_for: AlertDuration = 60.0
-
-
-class AuthRejectedSettings(RuleSettings):
-    """``WhatsAppAuthRejected``: the API refuses the watchdog's credentials."""
-
-    for_: AlertDuration = Field(default=0.0, alias="for")
-    keep_firing_for: AlertDuration = 60.0
-
-
-class NotRegisteredSettings(RuleSettings):
-    """``WhatsAppNotRegistered``: a node is unregistered or still setting up."""
-
-    for_: AlertDuration = Field(default=60.0, alias="for")
-    keep_firing_for: AlertDuration = 60.0
-
-
-class QueueBacklogSettings(RuleSettings):
-    """``WhatsAppQueueBacklog``: a queue in the app stats above its limit."""
-
-    for_: AlertDuration = Field(default=60.0, alias="for")
-    keep_firing_for: AlertDuration = 120.0
-    pending_messages: Count = 50_000
-    callback_queue_size: Count = 50_000
 
 
 class AlertSettings(BaseModel):
@@ -183,24 +54,27 @@ class AlertSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    overloaded: OverloadedSettings = Field(default_factory=OverloadedSettings)
-    rate_limit_spike: RateLimitSpikeSettings = Field(default_factory=RateLimitSpikeSettings)
-    health_failing: HealthFailingSettings = Field(default_factory=HealthFailingSettings)
-    gateway_down: GatewayDownSettings = Field(default_factory=GatewayDownSettings)
-    gateway_degraded: GatewayDegradedSettings = Field(default_factory=GatewayDegradedSettings)
-    unreachable: UnreachableSettings = Field(default_factory=UnreachableSettings)
-    auth_rejected: AuthRejectedSettings = Field(default_factory=AuthRejectedSettings)
-    not_registered: NotRegisteredSettings = Field(default_factory=NotRegisteredSettings)
-    queue_backlog: QueueBacklogSettings = Field(default_factory=QueueBacklogSettings)
+    # Spelled out rather than built from RULES, so each rule's settings keep their own type for
+    # the type checker (`alerts.gateway_down.expected_shards`); `_check_fields` keeps the two
+    # the same.
+    overloaded: Overloaded = Field(default_factory=Overloaded)
+    rate_limit_spike: RateLimitSpike = Field(default_factory=RateLimitSpike)
+    health_failing: HealthFailing = Field(default_factory=HealthFailing)
+    gateway_down: GatewayDown = Field(default_factory=GatewayDown)
+    gateway_degraded: GatewayDegraded = Field(default_factory=GatewayDegraded)
+    unreachable: Unreachable = Field(default_factory=Unreachable)
+    auth_rejected: AuthRejected = Field(default_factory=AuthRejected)
+    not_registered: NotRegistered = Field(default_factory=NotRegistered)
+    queue_backlog: QueueBacklog = Field(default_factory=QueueBacklog)
 
-    def rule(self, name: str) -> RuleSettings:
+    def rule(self, name: str) -> Rule:
         """One rule's settings by its key (``"gateway_down"``); ``KeyError`` for other names."""
         if name not in ALERT_RULES:
             raise KeyError(f"unknown alert rule {name!r}{rule_hint(name)}")
-        settings: RuleSettings = getattr(self, name)
+        settings: Rule = getattr(self, name)
         return settings
 
-    def rules(self) -> dict[str, RuleSettings]:
+    def rules(self) -> dict[str, Rule]:
         """Every rule's settings by key, in ``ALERT_RULES`` order."""
         return {name: self.rule(name) for name in ALERT_RULES}
 
@@ -215,14 +89,20 @@ class AlertSettings(BaseModel):
         )
 
 
-def _rule_class(rule: str) -> type[RuleSettings]:
-    annotation = AlertSettings.model_fields[rule].annotation
-    assert isinstance(annotation, type)
-    assert issubclass(annotation, RuleSettings)
-    return annotation
+def _check_fields() -> None:
+    """Fail at import unless `AlertSettings` holds every rule of RULES, in order, by its key."""
+    fields = [(name, field.annotation) for name, field in AlertSettings.model_fields.items()]
+    declared = [(rule.key, rule) for rule in RULES]
+    if fields != declared:
+        raise RuntimeError(
+            f"AlertSettings holds {[name for name, _ in fields]}, but RULES declares "
+            f"{[key for key, _ in declared]}: list every rule, in order, typed as itself"
+        )
 
 
-_RULE_KEYS: dict[str, tuple[str, ...]] = {rule: _rule_class(rule).keys() for rule in ALERT_RULES}
+_check_fields()
+
+_RULE_KEYS: dict[str, tuple[str, ...]] = {rule.key: rule.keys() for rule in RULES}
 
 
 def rule_keys(rule: str) -> tuple[str, ...]:

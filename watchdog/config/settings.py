@@ -1,11 +1,12 @@
 """The watchdog's configuration: environment variables, an optional YAML file, exact messages.
 
-``load_settings()`` is the way in. It reads only the variables listed in ``ENV_VARS`` (plus
-``WATCHDOG_CONFIG_FILE``) from the mapping it is given, and the YAML file that one names; the
-environment wins over the file, key by key. Every problem becomes one message that starts with
-the name the user wrote (``WATCHDOG_TIMEOUT: ...`` or ``targets[0].timeout in /etc/wa.yaml: ...``),
-and all of them are raised together as one ``ConfigError``. ``Settings(...)`` called directly is
-a plain model: it never reads the environment.
+``load_settings()`` is the way in. It reads only the variables of the field table
+(``ENV_VARS`` in ``watchdog.config.fields``, plus ``WATCHDOG_CONFIG_FILE``) from the mapping it
+is given, and the YAML file that one names; the environment wins over the file, key by key.
+Every problem becomes one message that starts with the name the user wrote
+(``WATCHDOG_TIMEOUT: ...`` or ``targets[0].timeout in /etc/wa.yaml: ...``), and all of them are
+raised together as one ``ConfigError``. ``Settings(...)`` called directly is a plain model: it
+never reads the environment.
 
 Per-rule alert settings live in ``watchdog.config.alerts`` (``Settings.alerts``); their
 variables are ``WATCHDOG_ALERT_<RULE>_<KEY>``.
@@ -17,119 +18,48 @@ import os
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    BeforeValidator,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from watchdog.config.access import BasicAuthUsers, BearerTokenFile, PemFile, access_problems
-from watchdog.config.alerts import ALERT_RULES, AlertSettings, RuleSettings
-from watchdog.config.durations import format_duration
-from watchdog.config.sources import (
-    CONFIG_FILE_VAR,
-    ENV_VARS,
-    EnvSource,
-    Provenance,
-    YamlSource,
-    raw_target_name,
-)
-from watchdog.config.targets import Target
-from watchdog.config.urls import MASK, mask_url
-from watchdog.config.values import (
-    ApiKey,
-    ApiKeyFile,
+from watchdog.base.errors import ConfigError
+from watchdog.base.secrets import ApiKey, ApiKeyFile, Password, PasswordFile
+from watchdog.base.targets import Target
+from watchdog.base.urls import mask_url
+from watchdog.base.values import (
+    AuthModeSetting,
     CaFile,
     ExternalUrl,
     Flag,
     HealthInterval,
     Interval,
     ListenAddress,
-    Password,
-    PasswordFile,
+    LogFormatSetting,
+    LogLevelSetting,
     Shard,
     Timeout,
     UrlList,
     Username,
     WebhookUrlList,
-    api_key_from_file,
-    choice,
     config_problems,
-    password_from_file,
     split_listen,
     split_shard,
 )
+from watchdog.config import fields
+from watchdog.config.access import BasicAuthUsers, BearerTokenFile, PemFile, access_problems
+from watchdog.config.alerts import ALERT_RULES, AlertSettings
+from watchdog.config.fields import CONFIG_FILE_VAR, ENV_VARS
+from watchdog.config.provenance import Provenance
+from watchdog.config.sources import EnvSource, YamlSource, raw_target_name
 
 __all__ = [
     "ALERT_RULES",
-    "CONFIG_FILE_VAR",
-    "ENV_VARS",
     "AlertSettings",
-    "ConfigError",
-    "RuleSettings",
     "Settings",
     "Target",
     "load_settings",
-    "read_api_key_file",
-    "read_password_file",
 ]
-
-
-class ConfigError(Exception):
-    """Invalid configuration: one exact message per problem, meant for people (exit code 2)."""
-
-    def __init__(self, messages: Iterable[str]) -> None:
-        self.messages: list[str] = list(messages)
-        super().__init__("\n".join(self.messages))
-
-    def __str__(self) -> str:
-        return "\n".join(self.messages)
-
-
-AuthMode = Literal["apikey", "bearer", "auto"]
-LogFormat = Literal["auto", "json", "console"]
-LogLevel = Literal["debug", "info", "warning", "error", "critical"]
-
-
-# Which global settings a target inherits when it does not set them: target key -> global key.
-_INHERITED = {
-    "health_interval": "health_interval",
-    "metrics_interval": "metrics_interval",
-    "stats_app_interval": "stats_app_interval",
-    "stats_db_interval": "stats_db_interval",
-    "timeout": "timeout",
-    "tls_ca_file": "tls_ca_file",
-    "tls_insecure": "tls_insecure",
-    "username": "web_username",
-}
-
-
-def _with_inherited(raw: Mapping[str, Any], globals_: Mapping[str, Any]) -> dict[str, Any]:
-    # An explicit YAML null means "not set here", so the global value applies.
-    target = {key: value for key, value in raw.items() if value is not None}
-    for key, global_key in _INHERITED.items():
-        if key not in target and globals_.get(global_key) is not None:
-            target[key] = globals_[global_key]
-    # A credential is inherited as a whole: a target's own key file replaces the global key
-    # whether that was given inline or as a file, and likewise for the password.
-    if "api_key_file" not in target:
-        for key in ("api_key", "api_key_file"):
-            if globals_.get(key) is not None:
-                target[key] = globals_[key]
-    if "password_file" not in target:
-        for key, global_key in (
-            ("password", "web_password"),
-            ("password_file", "web_password_file"),
-        ):
-            if globals_.get(global_key) is not None:
-                target[key] = globals_[global_key]
-    return target
 
 
 class Settings(BaseSettings):
@@ -145,6 +75,9 @@ class Settings(BaseSettings):
     ``external_url`` is how people and Alertmanager reach the status page (``status_url``
     falls back to this host's name and the listen port); ``alerts`` holds each alert rule's
     settings.
+
+    The fields restate the rows of ``watchdog.config.fields.FIELDS`` (mypy reads annotations,
+    not the table); tests/unit/config/test_fields.py fails when the two disagree.
     """
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=True)
@@ -154,7 +87,7 @@ class Settings(BaseSettings):
     web_username: Username | None = None
     web_password: Password | None = None
     web_password_file: PasswordFile | None = None
-    auth_mode: Annotated[AuthMode, BeforeValidator(choice(("apikey", "bearer", "auto")))] = "apikey"
+    auth_mode: AuthModeSetting = "apikey"
     health_interval: HealthInterval = 15.0
     metrics_interval: Interval = 30.0
     stats_app_interval: Interval = 60.0
@@ -169,10 +102,8 @@ class Settings(BaseSettings):
     basic_auth_users: BasicAuthUsers = Field(default_factory=dict)
     bearer_token_file: BearerTokenFile | None = None
     external_url: ExternalUrl = None
-    log_format: Annotated[LogFormat, BeforeValidator(choice(("auto", "json", "console")))] = "auto"
-    log_level: Annotated[
-        LogLevel, BeforeValidator(choice(("debug", "info", "warning", "error", "critical")))
-    ] = "info"
+    log_format: LogFormatSetting = "auto"
+    log_level: LogLevelSetting = "info"
     alertmanager_urls: UrlList = Field(default_factory=list)
     webhook_urls: WebhookUrlList = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
@@ -199,7 +130,7 @@ class Settings(BaseSettings):
         if not isinstance(value, list):
             return value
         return [
-            _with_inherited(item, info.data) if isinstance(item, dict) else item for item in value
+            fields.inherit(item, info.data) if isinstance(item, dict) else item for item in value
         ]
 
     @field_validator("targets")
@@ -249,34 +180,7 @@ class Settings(BaseSettings):
 
     def effective(self) -> dict[str, Any]:
         """Plain data keyed by YAML key, secrets masked; it reads back as a config file."""
-        return {
-            "api_key": _masked(self.api_key),
-            "api_key_file": _path(self.api_key_file),
-            "web_username": self.web_username,
-            "web_password": _masked(self.web_password),
-            "web_password_file": _path(self.web_password_file),
-            "auth_mode": self.auth_mode,
-            "health_interval": format_duration(self.health_interval),
-            "metrics_interval": format_duration(self.metrics_interval),
-            "stats_app_interval": format_duration(self.stats_app_interval),
-            "stats_db_interval": format_duration(self.stats_db_interval),
-            "timeout": format_duration(self.timeout),
-            "tls_ca_file": _path(self.tls_ca_file),
-            "tls_insecure": self.tls_insecure,
-            "listen": self.listen,
-            "tls_cert_file": _path(self.tls_cert_file),
-            "tls_key_file": _path(self.tls_key_file),
-            "basic_auth_users": dict.fromkeys(self.basic_auth_users, MASK),
-            "bearer_token_file": _path(self.bearer_token_file),
-            "external_url": None if self.external_url is None else mask_url(self.external_url),
-            "log_format": self.log_format,
-            "log_level": self.log_level,
-            "alertmanager_urls": [mask_url(url) for url in self.alertmanager_urls],
-            "webhook_urls": [mask_url(url, hide_path=True) for url in self.webhook_urls],
-            "alerts": self.alerts.effective(),
-            "shard": self.shard,
-            "targets": [_effective_target(target) for target in self.targets],
-        }
+        return fields.effective(self)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for key, value in super().__repr_args__():
@@ -286,55 +190,6 @@ class Settings(BaseSettings):
                 yield key, [mask_url(url, hide_path=True) for url in value]
             else:
                 yield key, value
-
-
-def _masked(secret: SecretStr | None) -> str | None:
-    return None if secret is None else MASK
-
-
-def _path(path: Path | None) -> str | None:
-    return None if path is None else str(path)
-
-
-def _effective_target(target: Target) -> dict[str, Any]:
-    return {
-        "name": target.name,
-        "url": mask_url(target.url),
-        "health_interval": format_duration(target.health_interval),
-        "metrics_interval": format_duration(target.metrics_interval),
-        "stats_app_interval": format_duration(target.stats_app_interval),
-        "stats_db_interval": format_duration(target.stats_db_interval),
-        "timeout": format_duration(target.timeout),
-        "tls_ca_file": _path(target.tls_ca_file),
-        "tls_insecure": target.tls_insecure,
-        "labels": dict(target.labels),
-        "api_key_file": _path(target.api_key_file),
-        "username": target.username,
-        "password_file": _path(target.password_file),
-    }
-
-
-def read_api_key_file(
-    path: str | os.PathLike[str], *, variable: str = "WA_API_KEY_FILE"
-) -> SecretStr:
-    """Read and check an API key file (the client calls this again when the file changes).
-
-    Raises ``ConfigError`` with one message that starts with ``variable``.
-    """
-    try:
-        return api_key_from_file(Path(path))
-    except ValueError as exc:
-        raise ConfigError([f"{variable}: {exc}"]) from None
-
-
-def read_password_file(
-    path: str | os.PathLike[str], *, variable: str = "WA_WEB_PASSWORD_FILE"
-) -> SecretStr:
-    """Read a password file (line ending removed); ``ConfigError`` names ``variable``."""
-    try:
-        return password_from_file(Path(path))
-    except ValueError as exc:
-        raise ConfigError([f"{variable}: {exc}"]) from None
 
 
 def load_settings(
@@ -378,7 +233,7 @@ def _cross_problems(provenance: Provenance, *, require_targets: bool) -> Iterabl
     def given(key: str) -> bool:
         return raw.get(key) is not None
 
-    for value_key, file_key in (("api_key", "api_key_file"), ("web_password", "web_password_file")):
+    for value_key, file_key in fields.file_variants():
         if given(value_key) and given(file_key):
             yield (
                 f"{provenance.label((file_key,))}: set together with "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 
-from watchdog.config.targets import Target
+from watchdog.base.targets import Target
 
 
 def in_shard(name: str, index: int, count: int) -> bool:

@@ -1,5 +1,6 @@
-"""Where configuration values come from: the environment and the YAML file, and, for every
-value, the name the user wrote, so that each message starts with it.
+"""Where configuration values come from: the environment and the YAML file, and where each
+target came from (``Origin``), which ``watchdog.config.provenance`` turns into the name the user
+wrote.
 
 These are pydantic-settings sources, handed to ``Settings`` by
 ``watchdog.config.settings.load_settings``; pydantic-settings merges them (the environment
@@ -18,13 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import InitSettingsSource, PydanticBaseSettingsSource
 
+from watchdog.base.targets import (
+    default_target_name,
+    endpoint_url,
+    parse_target_list,
+)
+from watchdog.base.urls import mask_url
 from watchdog.config.alerts import (
     ALERT_RULES,
-    alert_variable,
     alert_variable_hint,
     alert_variables,
     is_alert_variable,
@@ -32,60 +37,22 @@ from watchdog.config.alerts import (
     rule_key_hint,
     rule_keys,
 )
-from watchdog.config.targets import (
-    TARGET_OPTIONS,
-    default_target_name,
-    endpoint_url,
-    parse_target_list,
-)
-from watchdog.config.urls import mask_url
+from watchdog.config.fields import ENV_VARS, TARGET_OPTIONS
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
 __all__ = [
-    "CONFIG_FILE_VAR",
-    "ENV_VARS",
+    "ALERTS_KEY",
     "EnvSource",
-    "Provenance",
+    "Loc",
+    "Origin",
     "YamlSource",
     "raw_target_name",
 ]
 
-CONFIG_FILE_VAR = "WATCHDOG_CONFIG_FILE"
-# YAML key (= Settings field, except web_endpoint, which becomes a target) -> environment
-# variable. Nothing else is ever read from the environment, except the alert variables
-# (watchdog.config.alerts), one per rule and key of the `alerts` mapping.
-ENV_VARS: dict[str, str] = {
-    "api_key": "WA_API_KEY",
-    "api_key_file": "WA_API_KEY_FILE",
-    "web_username": "WA_WEB_USERNAME",
-    "web_password": "WA_WEB_PASSWORD",
-    "web_password_file": "WA_WEB_PASSWORD_FILE",
-    "auth_mode": "WATCHDOG_AUTH_MODE",
-    "health_interval": "WATCHDOG_HEALTH_INTERVAL",
-    "metrics_interval": "WATCHDOG_METRICS_INTERVAL",
-    "stats_app_interval": "WATCHDOG_STATS_APP_INTERVAL",
-    "stats_db_interval": "WATCHDOG_STATS_DB_INTERVAL",
-    "timeout": "WATCHDOG_TIMEOUT",
-    "tls_ca_file": "WATCHDOG_TLS_CA_FILE",
-    "tls_insecure": "WATCHDOG_TLS_INSECURE",
-    "listen": "WATCHDOG_LISTEN",
-    "tls_cert_file": "WATCHDOG_TLS_CERT_FILE",
-    "tls_key_file": "WATCHDOG_TLS_KEY_FILE",
-    "basic_auth_users": "WATCHDOG_BASIC_AUTH_USERS",
-    "bearer_token_file": "WATCHDOG_BEARER_TOKEN_FILE",
-    "external_url": "WATCHDOG_EXTERNAL_URL",
-    "log_format": "WATCHDOG_LOG_FORMAT",
-    "log_level": "WATCHDOG_LOG_LEVEL",
-    "alertmanager_urls": "WATCHDOG_ALERTMANAGER_URLS",
-    "webhook_urls": "WATCHDOG_WEBHOOK_URLS",
-    "shard": "WATCHDOG_SHARD",
-    "targets": "WATCHDOG_TARGETS",
-    "web_endpoint": "WA_WEB_ENDPOINT",
-}
 _TARGET_VARS = ("targets", "web_endpoint")
-_ALERTS_KEY = "alerts"
+ALERTS_KEY = "alerts"
 
 # A target's own credentials come from files only, so the YAML file can be shared.
 _INLINE_SECRET_HINTS = {
@@ -99,7 +66,7 @@ Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
-class _Origin:
+class Origin:
     """Where a target came from: an environment variable, a YAML entry, or both (env URL with
     YAML options)."""
 
@@ -130,22 +97,22 @@ class YamlSource(InitSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
         self.path = path
         self.problems: list[str] = []
-        self.targets: list[tuple[RawTarget, _Origin]] = []
+        self.targets: list[tuple[RawTarget, Origin]] = []
         self.values = self._load(set(settings_cls.model_fields))
         super().__init__(settings_cls, self.values)
 
     def _load(self, fields: set[str]) -> dict[str, Any]:
         document = _read_yaml(self.path)
         known = [key for key in ENV_VARS if key in fields or key in _TARGET_VARS]
-        known += [_ALERTS_KEY] if _ALERTS_KEY in fields else []
+        known += [ALERTS_KEY] if ALERTS_KEY in fields else []
         values: dict[str, Any] = {}
-        endpoint: list[tuple[RawTarget, _Origin]] = []
+        endpoint: list[tuple[RawTarget, Origin]] = []
         for key, value in document.items():
             if key == "targets":
                 self.targets = self._targets(value)
             elif key == "web_endpoint":
                 endpoint = self._endpoint(value)
-            elif key == _ALERTS_KEY and key in known:
+            elif key == ALERTS_KEY and key in known:
                 alerts = self._alerts(value)
                 if alerts is not None:
                     values[key] = alerts
@@ -158,7 +125,7 @@ class YamlSource(InitSettingsSource):
             values["targets"] = [raw for raw, _ in self.targets]
         return values
 
-    def _endpoint(self, value: object) -> list[tuple[RawTarget, _Origin]]:
+    def _endpoint(self, value: object) -> list[tuple[RawTarget, Origin]]:
         if value is None:
             return []
         if not isinstance(value, str):
@@ -167,20 +134,20 @@ class YamlSource(InitSettingsSource):
                 f"(got {type(value).__name__})"
             )
             return []
-        return [({"url": endpoint_url(value)}, _Origin(yaml_key="web_endpoint"))]
+        return [({"url": endpoint_url(value)}, Origin(yaml_key="web_endpoint"))]
 
     def _alerts(self, value: object) -> RawAlerts | None:
         if value is None:
             return None
         if not isinstance(value, dict):
             self.problems.append(
-                f"{_ALERTS_KEY} in {self.path}: expected a mapping of alert rules to their "
+                f"{ALERTS_KEY} in {self.path}: expected a mapping of alert rules to their "
                 f"settings, such as {{overloaded: {{for: 30s}}}} (got {type(value).__name__})"
             )
             return None
         alerts: RawAlerts = {}
         for rule, options in value.items():
-            where = f"{_ALERTS_KEY}.{rule}"
+            where = f"{ALERTS_KEY}.{rule}"
             if rule not in ALERT_RULES:
                 self.problems.append(f"{where} in {self.path}: unknown alert rule{rule_hint(rule)}")
                 continue
@@ -203,7 +170,7 @@ class YamlSource(InitSettingsSource):
             alerts[rule] = raw
         return alerts
 
-    def _targets(self, value: object) -> list[tuple[RawTarget, _Origin]]:
+    def _targets(self, value: object) -> list[tuple[RawTarget, Origin]]:
         if value is None:
             return []
         if isinstance(value, str):
@@ -232,7 +199,7 @@ class YamlSource(InitSettingsSource):
                 else:
                     hint = _INLINE_SECRET_HINTS.get(key) or _suggest(key, list(TARGET_OPTIONS))
                     self.problems.append(f"{where}.{key} in {self.path}: unknown key{hint}")
-            targets.append((raw, _Origin(yaml_key=where)))
+            targets.append((raw, Origin(yaml_key=where)))
         return targets
 
 
@@ -273,7 +240,7 @@ def _suggest(key: object, known: list[str]) -> str:
         return f"; in the file, {key} is called {field!r}"
     alert = alert_variables().get(str(key))
     if alert:
-        return f"; in the file, {key} is called {'.'.join((_ALERTS_KEY, *alert))!r}"
+        return f"; in the file, {key} is called {'.'.join((ALERTS_KEY, *alert))!r}"
     close = difflib.get_close_matches(str(key), known, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
@@ -306,13 +273,13 @@ class EnvSource(PydanticBaseSettingsSource):
             if key not in _TARGET_VARS and var in environ
         }
         self.targets = [
-            (raw, _Origin(env_var=ENV_VARS["targets"]))
+            (raw, Origin(env_var=ENV_VARS["targets"]))
             for raw in parse_target_list(environ.get(ENV_VARS["targets"], ""))
         ]
         endpoint = environ.get(ENV_VARS["web_endpoint"], "").strip()
         if endpoint:
             self.targets.append(
-                ({"url": endpoint_url(endpoint)}, _Origin(env_var=ENV_VARS["web_endpoint"]))
+                ({"url": endpoint_url(endpoint)}, Origin(env_var=ENV_VARS["web_endpoint"]))
             )
         if self.targets:
             self.targets = _with_yaml_options(
@@ -333,8 +300,8 @@ class EnvSource(PydanticBaseSettingsSource):
             alerts.setdefault(rule, {})[key] = environ[name]
             self.alert_vars[where] = name
         if alerts:
-            from_file: RawAlerts = yaml_source.values.get(_ALERTS_KEY, {}) if yaml_source else {}
-            self.values[_ALERTS_KEY] = {
+            from_file: RawAlerts = yaml_source.values.get(ALERTS_KEY, {}) if yaml_source else {}
+            self.values[ALERTS_KEY] = {
                 rule: {**from_file.get(rule, {}), **alerts.get(rule, {})}
                 for rule in ALERT_RULES
                 if rule in alerts or rule in from_file
@@ -348,9 +315,9 @@ class EnvSource(PydanticBaseSettingsSource):
 
 
 def _with_yaml_options(
-    env_targets: list[tuple[RawTarget, _Origin]], yaml_targets: list[tuple[RawTarget, _Origin]]
-) -> list[tuple[RawTarget, _Origin]]:
-    by_name: dict[str, tuple[RawTarget, _Origin]] = {}
+    env_targets: list[tuple[RawTarget, Origin]], yaml_targets: list[tuple[RawTarget, Origin]]
+) -> list[tuple[RawTarget, Origin]]:
+    by_name: dict[str, tuple[RawTarget, Origin]] = {}
     for raw, origin in yaml_targets:
         by_name.setdefault(raw_target_name(raw), (raw, origin))
     merged = []
@@ -361,78 +328,5 @@ def _with_yaml_options(
             continue
         yaml_raw, yaml_origin = match
         options = {key: value for key, value in yaml_raw.items() if key not in ("name", "url")}
-        merged.append(({**options, **raw}, _Origin(origin.env_var, yaml_origin.yaml_key)))
+        merged.append(({**options, **raw}, Origin(origin.env_var, yaml_origin.yaml_key)))
     return merged
-
-
-class Provenance:
-    """Turns pydantic's error locations into the names the user wrote."""
-
-    def __init__(self, env: EnvSource, yaml_source: YamlSource | None) -> None:
-        self._env = env
-        self._yaml = yaml_source
-        self._targets = env.targets or (yaml_source.targets if yaml_source else [])
-
-    def merged(self) -> dict[str, Any]:
-        """The raw values as pydantic-settings merges them: the environment wins, per key."""
-        return {**(self._yaml.values if self._yaml else {}), **self._env.values}
-
-    def label(self, loc: Loc) -> str:
-        field = str(loc[0])
-        if field == "targets" and len(loc) > 1 and isinstance(loc[1], int):
-            return self._target_label(loc[1], loc[2:])
-        if field == _ALERTS_KEY:
-            return self._alert_label(loc)
-        if field in self._env.values:
-            return ENV_VARS[field]
-        if self._yaml is not None and field in self._yaml.values:
-            return f"{_key_path(loc)} in {self._yaml.path}"
-        return ENV_VARS.get(field, field)
-
-    def _alert_label(self, loc: Loc) -> str:
-        where = tuple(str(part) for part in loc[1:3])
-        if len(where) == 2 and where in self._env.alert_vars:
-            return self._env.alert_vars[(where[0], where[1])]
-        if self._yaml is not None and _ALERTS_KEY in self._yaml.values:
-            return f"{_key_path(loc)} in {self._yaml.path}"
-        if len(where) == 2:
-            return alert_variable(where[0], where[1])
-        return _key_path(loc)
-
-    def _target_label(self, index: int, rest: Loc) -> str:
-        origin = self._targets[index][1] if index < len(self._targets) else _Origin()
-        if origin.env_var and (not rest or rest[0] in ("name", "url")):
-            return origin.env_var
-        if self._yaml is not None and origin.yaml_key == "web_endpoint":
-            return f"web_endpoint in {self._yaml.path}"
-        if self._yaml is not None and origin.yaml_key:
-            return f"{_key_path(rest, origin.yaml_key)} in {self._yaml.path}"
-        return origin.env_var or ENV_VARS["targets"]
-
-    def messages(self, error: ValidationError) -> list[str]:
-        """One message per problem, ``<name as written>: <what is wrong>``."""
-        messages = []
-        for detail in error.errors(include_url=False):
-            loc: Loc = tuple(detail["loc"])
-            ctx = detail.get("ctx") or {}
-            if detail["type"] == "config_problems":
-                problems: list[tuple[Loc, str]] = ctx["problems"]
-            elif detail["type"] == "value_error":
-                problems = [((), str(ctx["error"]))]
-            elif detail["type"] == "missing":
-                problems = [((), "required, but not set")]
-            elif detail["type"] == "extra_forbidden":
-                problems = [((), "unknown key")]
-            else:
-                # pydantic's own messages never quote the input, so secrets stay out.
-                problems = [((), detail["msg"])]
-            messages += [f"{self.label(loc + sub)}: {text}" for sub, text in problems]
-        return messages
-
-
-def _key_path(loc: Loc, prefix: str = "") -> str:
-    """``("targets", 0, "labels", "x")`` -> ``targets[0].labels.x``, as in yq and jq."""
-    path = prefix
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
-    return path

@@ -32,9 +32,9 @@ from prometheus_client.samples import Sample
 
 from watchdog.api import payloads
 from watchdog.api.diagnosis import diagnose
+from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import GatewayVerdict
-from watchdog.api.results import Endpoint
-from watchdog.config.targets import Target
+from watchdog.base.targets import Target
 from watchdog.export.reexport import REEXPORTED, Exposition, reexport
 from watchdog.state import DURATION_BUCKETS, EndpointState, State
 

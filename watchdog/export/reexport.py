@@ -23,19 +23,17 @@ from prometheus_client.metrics_core import (
 from prometheus_client.samples import Sample
 
 from watchdog.api import payloads
-from watchdog.api.results import Endpoint
+from watchdog.api.endpoints import Endpoint
 
 __all__ = ["REEXPORTED", "Exposition", "reexport", "reexported_name"]
 
 Labels = dict[str, str]
 
 # Re-exported endpoints, in the order they claim names (see the module docstring).
-REEXPORTED = (Endpoint.STATS_APP, Endpoint.STATS_DB, Endpoint.METRICS)
-_PREFIXES = {
-    Endpoint.METRICS: "whatsapp_",
-    Endpoint.STATS_APP: "whatsapp_app_",
-    Endpoint.STATS_DB: "whatsapp_",
-}
+REEXPORTED = tuple(
+    sorted((e for e in Endpoint if e.spec.prefix is not None), key=lambda e: e.spec.claim)
+)
+_PREFIXES = {endpoint: endpoint.spec.prefix or "" for endpoint in REEXPORTED}
 # The sample names a family of each type occupies in the exposition formats; two families may
 # not share one (the OpenMetrics parser's rule, which is also what keeps Prometheus' text
 # format unambiguous).

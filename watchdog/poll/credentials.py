@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,10 +18,13 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from watchdog.api.endpoints import LOGIN_BACKS_OFF
 from watchdog.api.payloads import ApiErrorInfo
-from watchdog.config.durations import format_duration
-from watchdog.config.settings import ConfigError
-from watchdog.log import Redactor, get_logger
+from watchdog.base.durations import format_duration
+from watchdog.base.errors import ConfigError
+from watchdog.base.files import Signature, signature
+from watchdog.base.log import get_logger
+from watchdog.base.redact import Redactor
 
 __all__ = [
     "BearerSession",
@@ -43,22 +45,12 @@ LOGIN_BACKOFF_MAX = 600.0
 # Renew a token once less than this share of the lifetime seen at login remains.
 RENEW_AT_REMAINING = 0.25
 
-_FileSignature = tuple[int, int, int, int]
-
 
 def header_problem(value: str) -> str | None:
     """Why `value` cannot travel in an HTTP header, or None. Never quotes the value."""
     if all(" " <= char <= "~" for char in value):
         return None
     return "holds characters that cannot be sent in an HTTP header (use printable ASCII)"
-
-
-def _signature(path: Path) -> _FileSignature | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class SecretSource:
@@ -89,10 +81,10 @@ class SecretSource:
         self._read = read
         self._variable = variable
         self._check = check
-        self._signature: _FileSignature | None = None
+        self._signature: Signature | None = None
         self._checked = False
         self._value: str | None = None
-        self._logged: tuple[str, _FileSignature | None] | None = None
+        self._logged: tuple[str, Signature | None] | None = None
         # Bumped whenever a different value is taken into use.
         self.generation = 0
         self.problem: str | None = None
@@ -106,10 +98,10 @@ class SecretSource:
     def current(self, *, force: bool = False) -> str | None:
         """The secret to use now; `force` re-reads the file even if it looks unchanged."""
         if self._path is not None:
-            signature = _signature(self._path)
-            if force or not self._checked or signature != self._signature:
+            seen = signature(self._path)
+            if force or not self._checked or seen != self._signature:
                 self._checked = True
-                self._signature = signature
+                self._signature = seen
                 self._load(self._path)
         return self._value
 
@@ -194,9 +186,8 @@ class LoginRefused:
     @property
     def backs_off(self) -> bool:
         """The API refused the credentials, asks for a password change, or rate limited
-        logins: trying again soon only counts towards its lock-out of this address. A new
-        password (a changed file) resets the backoff."""
-        return self.reason in ("http_401", "http_403", "http_429", "auth_config")
+        logins (`LOGIN_BACKS_OFF`). A new password (a changed file) resets the backoff."""
+        return self.reason in LOGIN_BACKS_OFF
 
 
 Login = Callable[[], Awaitable["BearerToken | LoginRefused"]]

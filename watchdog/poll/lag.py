@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from watchdog.base.histogram import bucket_index
+
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -27,7 +29,7 @@ class LagRecorder:
 
     def observe(self, lag: float) -> None:
         lag = max(0.0, lag)
-        index = next((i for i, b in enumerate(LAG_BUCKETS) if lag <= b), len(LAG_BUCKETS))
+        index = bucket_index(lag, LAG_BUCKETS)
         with self._lock:
             self._counts[index] += 1
             self._sum += lag

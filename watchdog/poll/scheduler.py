@@ -18,9 +18,10 @@ from typing import Protocol
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from watchdog.api.results import Endpoint, Observation, PollResult, observe
-from watchdog.config.targets import Target
-from watchdog.log import get_logger
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import Observation, PollResult, observe
+from watchdog.base.log import get_logger
+from watchdog.base.targets import Target
 from watchdog.poll.lag import LagRecorder
 from watchdog.poll.trigger import (
     MAX_START_SPREAD,

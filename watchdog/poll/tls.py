@@ -12,16 +12,17 @@ Not to be confused with `watchdog.web.tls`, the HTTPS of the watchdog's own endp
 
 from __future__ import annotations
 
-import os
 import ssl
 from pathlib import Path
 
 import httpx
 
+from watchdog.base.files import Signature, signature
+
 __all__ = ["TlsContexts"]
 
 # (insecure, CA file, what stat says of the CA file)
-_Key = tuple[bool, str | None, tuple[int, int, int, int] | None]
+_Key = tuple[bool, str | None, Signature | None]
 
 
 class TlsContexts:
@@ -43,8 +44,7 @@ class TlsContexts:
         elif ca_file is None:
             key = (False, None, None)
         else:
-            st = os.stat(ca_file)
-            key = (False, str(ca_file), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+            key = (False, str(ca_file), signature(ca_file))
         found = self._built.get(key)
         if found is None:
             found = self._built[key] = _build(insecure=insecure, ca_file=key[1])

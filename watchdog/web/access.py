@@ -31,20 +31,20 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 import anyio.to_thread
 import bcrypt
-from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from watchdog.config.access import bcrypt_cost, bearer_token_from_file
-from watchdog.config.settings import ConfigError, Settings
-from watchdog.config.sources import ENV_VARS
-from watchdog.log import Redactor, get_logger
+from watchdog.base.log import get_logger
+from watchdog.base.redact import Redactor
+from watchdog.base.secrets import BEARER_TOKEN_FILE_VAR, bcrypt_cost, read_bearer_token_file
 from watchdog.poll.credentials import SecretSource
+
+if TYPE_CHECKING:
+    from watchdog.config.settings import Settings
 
 __all__ = [
     "CACHE_SIZE",
@@ -53,7 +53,6 @@ __all__ = [
     "AccessControl",
     "TokenSource",
     "protect",
-    "read_bearer_token_file",
 ]
 
 log = get_logger(__name__)
@@ -81,14 +80,6 @@ class TokenSource(Protocol):
     """Where the accepted bearer token comes from (`credentials.SecretSource`)."""
 
     def current(self, *, force: bool = False) -> str | None: ...
-
-
-def read_bearer_token_file(path: str | Path) -> SecretStr:
-    """Read a bearer token file; `ConfigError` naming `WATCHDOG_BEARER_TOKEN_FILE`."""
-    try:
-        return bearer_token_from_file(Path(path))
-    except ValueError as exc:
-        raise ConfigError([f"{ENV_VARS['bearer_token_file']}: {exc}"]) from None
 
 
 def _digest(value: bytes) -> bytes:
@@ -141,6 +132,12 @@ class AccessControl:
             (b"cache-control", b"no-store"),
             *((b"www-authenticate", challenge.encode()) for challenge in challenges),
         ]
+
+    @property
+    def cached(self) -> tuple[bytes, ...]:
+        """The remembered successes, oldest first: what the process holds of the credentials
+        it accepted (keyed digests, never a name or a password), for auditing that."""
+        return tuple(self._cache)
 
     def _mac(self, value: bytes) -> bytes:
         return hmac.new(self._key, value, hashlib.sha256).digest()
@@ -252,7 +249,7 @@ def protect(app: ASGIApp, settings: Settings, *, redactor: Redactor) -> ASGIApp:
             redactor=redactor,
             path=settings.bearer_token_file,
             read=read_bearer_token_file,
-            variable=ENV_VARS["bearer_token_file"],
+            variable=BEARER_TOKEN_FILE_VAR,
         )
         token.current()
     if not users and token is None:

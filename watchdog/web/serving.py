@@ -18,7 +18,7 @@ from typing import Any, Literal, Self
 import uvicorn
 from starlette.types import ASGIApp
 
-from watchdog.log import get_logger
+from watchdog.base.log import get_logger
 from watchdog.web.tls import TlsConfig
 
 log = get_logger(__name__)
@@ -46,7 +46,7 @@ def bind(host: str, port: int, *, fallback_to_free_port: bool = False) -> socket
 def _config(
     app: ASGIApp, lifespan: Lifespan, access_log: bool, tls: ssl.SSLContext | None = None
 ) -> uvicorn.Config:
-    # log_config=None leaves logging to watchdog.log, so uvicorn's lines are redacted too.
+    # log_config=None leaves logging to watchdog.base.log, so uvicorn's lines are redacted too.
     options: dict[str, Any] = {
         "log_config": None,
         "access_log": access_log,

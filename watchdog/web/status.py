@@ -12,9 +12,9 @@ from enum import IntEnum
 from typing import Any
 
 from watchdog.api.diagnosis import api_error_text, diagnose
-from watchdog.api.results import Endpoint
-from watchdog.config.targets import Target
-from watchdog.log import get_logger
+from watchdog.api.endpoints import RATE_LIMITED, Endpoint
+from watchdog.base.log import get_logger
+from watchdog.base.targets import Target
 from watchdog.state import Change, EndpointState, State
 
 log = get_logger(__name__)
@@ -54,7 +54,7 @@ def verdict(state: State, target: str, now: float) -> Verdict:
         return Verdict(Level.UNKNOWN, "health not polled yet")
     if not health.last.ok:
         summary = _failure_summary(Endpoint.HEALTH, health)
-        blind_for_now = health.last.result.reason == "http_429" and health.fresh(now)
+        blind_for_now = health.last.result.reason == RATE_LIMITED and health.fresh(now)
         return Verdict(Level.WARNING if blind_for_now else Level.CRITICAL, summary)
     gateway = state.gateway(target, now)
     if gateway is None:
@@ -85,7 +85,7 @@ def probe_ready(state: State, target: str, now: float) -> tuple[bool, str]:
     health = state.get(target, Endpoint.HEALTH)
     if health is None or health.last is None:
         return False, "health not polled yet"
-    if not health.last.ok and health.last.result.reason != "http_429":
+    if not health.last.ok and health.last.result.reason != RATE_LIMITED:
         return False, _failure_summary(Endpoint.HEALTH, health)
     gateway = state.gateway(target, now)
     if gateway is None:

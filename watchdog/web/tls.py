@@ -16,7 +16,6 @@ WhatsApp API's certificate.
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
 import threading
@@ -27,7 +26,8 @@ from typing import Any, Literal
 
 import uvicorn
 
-from watchdog.log import get_logger
+from watchdog.base import files
+from watchdog.base.log import get_logger
 
 __all__ = ["CHECK_INTERVAL", "ServerTls", "TlsConfig", "TlsFileError", "build_context"]
 
@@ -41,7 +41,7 @@ _MAX_PEM = 1024 * 1024
 _CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 _PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 
-_Signature = tuple[tuple[int, int, int, int] | None, ...]
+_Signature = tuple[files.Signature | None, ...]
 FileRole = Literal["cert", "key"]
 
 
@@ -132,14 +132,6 @@ def build_context(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
-def _stat(path: Path) -> tuple[int, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 class ServerTls:
     """The server's TLS context, following the certificate and key files as they change.
 
@@ -174,7 +166,7 @@ class ServerTls:
         log.info("tls_enabled", cert_file=str(cert_file), key_file=str(key_file))
 
     def _files(self) -> _Signature:
-        return (_stat(self._cert), _stat(self._key))
+        return (files.signature(self._cert), files.signature(self._key))
 
     def current(self) -> ssl.SSLContext:
         """The context for a new connection: the files are looked at, at most once per interval."""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from watchdog.alerts.engine import AlertEngine, RuleConfig, rule_configs
+from watchdog.alerts.engine import AlertEngine, Notify
 from watchdog.alerts.model import Alert, AlertState
-from watchdog.alerts.rules import RULES, Rule
+from watchdog.alerts.rules import Rule, default_rules
+from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import Expectation
 from watchdog.api.payloads import ApiErrorInfo
-from watchdog.api.results import Endpoint, PollResult, observe
-from watchdog.config.alerts import AlertSettings
-from watchdog.config.targets import Target
+from watchdog.api.results import PollResult, observe
+from watchdog.base.targets import Target
 from watchdog.simulator import Deployment, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
 from watchdog.state import State
@@ -34,17 +35,19 @@ class Harness:
     def __init__(
         self,
         topology: Topology = Topology.SINGLE,
-        config: dict[str, RuleConfig] | None = None,
-        rules: tuple[Rule, ...] = RULES,
+        rules: Iterable[Rule] = (),
         expectation: Expectation | None = None,
+        refresh: Notify | None = None,
     ) -> None:
         self.clock = Clock()
         self.state = State([TARGET], clock=self.clock, expectation=expectation)
         self.sent: list[Alert] = []
-        # The documented defaults (`for`, windows, ...), with the test's own on top.
-        configs = {**rule_configs(AlertSettings().rules()), **(config or {})}
         self.engine = AlertEngine(
-            self.state, self.sent.append, config=configs, rules=rules, clock=self.clock
+            self.state,
+            self.sent.append,
+            rules=configured(*rules),
+            clock=self.clock,
+            refresh=refresh,
         )
         self.deployment = Deployment(SimulatorConfig(topology=topology), clock=self.clock)
 
@@ -96,6 +99,14 @@ class Harness:
 
     def firing(self) -> set[str]:
         return {a.name for a in self.engine.alerts() if a.state is AlertState.FIRING}
+
+
+def configured(*own: Rule) -> list[Rule]:
+    """Every rule at its documented defaults (`for`, windows, ...), the test's own rules in
+    place of the same rules; own rules of other keys come first."""
+    by_key = {rule.key: rule for rule in own}
+    defaults = [by_key.pop(rule.key, rule) for rule in default_rules()]
+    return [*by_key.values(), *defaults]
 
 
 def names(alerts: list[Alert]) -> list[tuple[str, str]]:

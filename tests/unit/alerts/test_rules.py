@@ -6,16 +6,27 @@ from typing import Any
 
 import pytest
 
-from tests.unit.alerts.harness import T0, TARGET, Clock, Harness, names
-from watchdog.alerts.engine import RESOLVED_VISIBLE, AlertEngine, RuleConfig
-from watchdog.alerts.history import History
+from tests.unit.alerts.harness import T0, TARGET, Clock, Harness, configured, names
+from watchdog.alerts.checks import Condition, TargetView
+from watchdog.alerts.engine import RESOLVED_VISIBLE, AlertEngine
+from watchdog.alerts.history import MAX_WINDOW, History
 from watchdog.alerts.model import Alert, AlertState
-from watchdog.alerts.rules import RULES, Condition, Params, Rule, TargetView
+from watchdog.alerts.rules import (
+    AuthRejected,
+    GatewayDown,
+    NotRegistered,
+    Overloaded,
+    QueueBacklog,
+    RateLimitSpike,
+    Rule,
+    Unreachable,
+)
 from watchdog.api.diagnosis import Failure
+from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import Expectation
 from watchdog.api.payloads import ApiErrorInfo
-from watchdog.api.results import Endpoint, PollResult, observe
-from watchdog.config.targets import Target
+from watchdog.api.results import PollResult, observe
+from watchdog.base.targets import Target
 from watchdog.simulator import Scenario, Topology
 from watchdog.state import State
 
@@ -42,7 +53,7 @@ METRICS_2 = _requests(137, 3)  # 3 of 40 requests since the first poll got 429: 
 def test_own_503_fires_overloaded_at_once_and_resolves_after_hysteresis() -> None:
     """A 503 to the watchdog's poll fires WhatsAppOverloaded at once; it resolves only after
     the condition has been clear for keep_firing_for."""
-    h = Harness(config={"overloaded": RuleConfig(for_=0, keep_firing_for=120)})
+    h = Harness(rules=[Overloaded(for_=0, keep_firing_for=120)])
     assert names(h.fail(Endpoint.HEALTH, "http_503", 503, 1016)) == [
         ("WhatsAppOverloaded", "firing")
     ]
@@ -102,7 +113,7 @@ def test_spread_out_429s_do_not_fire() -> None:
 
 def test_api_429_counters_fire_rate_limit_spike_and_survive_a_restart() -> None:
     """Other clients' 429s counted by the API fire the spike; a counter reset is not a drop."""
-    h = Harness(config={"overloaded": RuleConfig(enabled=False)})
+    h = Harness(rules=[Overloaded(enabled=False)])
     h.ok(Endpoint.METRICS)
     h.deployment.set_scenario(Scenario.RATE_LIMITED)
     h.advance(30)
@@ -124,9 +135,8 @@ def test_ratio_of_429s_fires_below_the_count_threshold() -> None:
     state.record(second)
     history.record(second, state.get("prod", Endpoint.METRICS))
     view = TargetView(TARGET, {}, history, T0 + 30)
-    rule = next(r for r in RULES if r.key == "rate_limit_spike")
-    assert rule.check(view, Params(threshold=5, ratio=0.05))
-    assert not rule.check(view, Params(threshold=5, ratio=0.10))
+    assert RateLimitSpike(threshold=5, ratio=0.05).check(view)
+    assert not RateLimitSpike(threshold=5, ratio=0.10).check(view)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +156,7 @@ def test_gateway_down_is_topology_aware(
     topology: Topology, scenario: Scenario, fires: bool
 ) -> None:
     """GatewayDown fires when fewer gateways are connected than the topology expects."""
-    h = Harness(topology, config={"gateway_down": RuleConfig(for_=0)})
+    h = Harness(topology, rules=[GatewayDown(for_=0)])
     h.ok(Endpoint.HEALTH)  # the first answer teaches the expected shard count
     h.deployment.set_scenario(scenario)
     h.advance(10)
@@ -156,8 +166,8 @@ def test_gateway_down_is_topology_aware(
 
 def test_expected_shards_setting_overrides_what_was_seen() -> None:
     """With expected_shards=1, one disconnected shard of two does not fire."""
-    config = {"gateway_down": RuleConfig(for_=0)}
-    h = Harness(Topology.MULTICONNECT, config=config, expectation=Expectation(shards=1))
+    rules = [GatewayDown(for_=0)]
+    h = Harness(Topology.MULTICONNECT, rules=rules, expectation=Expectation(shards=1))
     h.deployment.set_scenario(Scenario.GATEWAY_DISCONNECTED)
     h.ok(Endpoint.HEALTH)
     assert "WhatsAppGatewayDown" not in h.firing()
@@ -165,7 +175,7 @@ def test_expected_shards_setting_overrides_what_was_seen() -> None:
 
 def test_coreapp_unreachable_500_1014_is_gateway_down() -> None:
     """Health 500/1014 whose details name the Coreapp (single instance) is GatewayDown."""
-    h = Harness(config={"gateway_down": RuleConfig(for_=0)})
+    h = Harness(rules=[GatewayDown(for_=0)])
     details = "Connection refused. Please check if wacore is running: wacore:6252"
     h.fail(Endpoint.HEALTH, "http_5xx", 500, 1014, details)
     assert h.firing() == {"WhatsAppGatewayDown"}
@@ -174,7 +184,7 @@ def test_coreapp_unreachable_500_1014_is_gateway_down() -> None:
 
 def test_unreachable_waits_for_its_for_duration() -> None:
     """Connection failures make WhatsAppUnreachable pending, then firing after `for`."""
-    h = Harness(config={"unreachable": RuleConfig(for_=30)})
+    h = Harness(rules=[Unreachable(for_=30)])
     assert h.fail(Endpoint.HEALTH, "connect", None) == []
     assert [a.state for a in h.engine.alerts()] == [AlertState.PENDING]
     h.advance(15)
@@ -185,7 +195,7 @@ def test_unreachable_waits_for_its_for_duration() -> None:
 
 def test_pending_that_clears_is_dropped_silently() -> None:
     """A condition that clears before `for` sends nothing at all."""
-    h = Harness(config={"unreachable": RuleConfig(for_=30)})
+    h = Harness(rules=[Unreachable(for_=30)])
     h.fail(Endpoint.HEALTH, "connect", None)
     h.advance(15)
     h.ok(Endpoint.HEALTH)
@@ -212,7 +222,7 @@ def test_auth_rejected(reason: str, status: int | None, code: int | None, fires:
 @pytest.mark.parametrize("scenario", [Scenario.UNREGISTERED, Scenario.UNINITIALIZED])
 def test_not_registered_per_node(scenario: Scenario) -> None:
     """Every node reporting unregistered/uninitialized gets its own alert with a node label."""
-    h = Harness(Topology.HA, config={"not_registered": RuleConfig(for_=0)})
+    h = Harness(Topology.HA, rules=[NotRegistered(for_=0)])
     h.deployment.set_scenario(scenario)
     fired = h.ok(Endpoint.HEALTH)
     assert {a.labels["node"] for a in fired} == {n.key for n in h.deployment.nodes}
@@ -221,7 +231,7 @@ def test_not_registered_per_node(scenario: Scenario) -> None:
 
 def test_queue_backlog_per_node() -> None:
     """pending_messages over the threshold on a node fires WhatsAppQueueBacklog for that node."""
-    h = Harness(Topology.HA, config={"queue_backlog": RuleConfig(for_=0)})
+    h = Harness(Topology.HA, rules=[QueueBacklog(for_=0)])
     h.ok(Endpoint.STATS_APP)
     assert h.firing() == set()
     h.deployment.set_scenario(Scenario.OVERLOADED)
@@ -236,7 +246,7 @@ def test_queue_backlog_per_node() -> None:
 
 def test_flapping_within_hysteresis_pages_once() -> None:
     """An API flapping faster than keep_firing_for fires once and resolves once."""
-    h = Harness(Topology.SINGLE, config={"gateway_down": RuleConfig(for_=0, keep_firing_for=60)})
+    h = Harness(Topology.SINGLE, rules=[GatewayDown(for_=0, keep_firing_for=60)])
     for _ in range(4):
         h.deployment.set_scenario(Scenario.GATEWAY_DISCONNECTED)
         h.ok(Endpoint.HEALTH)
@@ -251,7 +261,7 @@ def test_flapping_within_hysteresis_pages_once() -> None:
 
 def test_tick_resolves_without_a_poll() -> None:
     """A periodic tick applies hysteresis even when no poll arrives (e.g. during backoff)."""
-    h = Harness(config={"auth_rejected": RuleConfig(keep_firing_for=30)})
+    h = Harness(rules=[AuthRejected(keep_firing_for=30)])
     h.fail(Endpoint.HEALTH, "http_401", 401, 1005)
     h.ok(Endpoint.HEALTH)
     h.advance(31)
@@ -261,7 +271,7 @@ def test_tick_resolves_without_a_poll() -> None:
 
 def test_new_incident_after_resolve_fires_again() -> None:
     """After resolving, the same condition is a new incident with a new start."""
-    h = Harness(config={"auth_rejected": RuleConfig(keep_firing_for=0)})
+    h = Harness(rules=[AuthRejected(keep_firing_for=0)])
     h.fail(Endpoint.HEALTH, "http_401", 401, 1005)
     h.advance(10)
     h.ok(Endpoint.HEALTH)
@@ -278,9 +288,7 @@ def test_new_incident_after_resolve_fires_again() -> None:
 
 def test_counts_include_zeros_and_follow_states() -> None:
     """counts() has every enabled rule in pending and firing, zero or not."""
-    h = Harness(
-        config={"unreachable": RuleConfig(for_=30), "queue_backlog": RuleConfig(enabled=False)}
-    )
+    h = Harness(rules=[Unreachable(for_=30), QueueBacklog(enabled=False)])
     h.fail(Endpoint.HEALTH, "connect", None)
     counts = h.engine.counts()
     assert counts[("WhatsAppUnreachable", "critical", "pending")] == 1
@@ -291,11 +299,15 @@ def test_counts_include_zeros_and_follow_states() -> None:
 def test_broken_rule_does_not_stop_the_others() -> None:
     """A rule that raises is logged; the other rules still evaluate."""
 
-    def broken(view: TargetView, params: Params) -> list[Condition]:
-        raise RuntimeError("bug")
+    class Broken(Rule):
+        key = "broken"
+        alertname = "Broken"
+        severity = "warning"
 
-    rules = (Rule("broken", "Broken", "warning", broken), *RULES)
-    h = Harness(rules=rules)
+        def check(self, view: TargetView) -> list[Condition]:
+            raise RuntimeError("bug")
+
+    h = Harness(rules=[Broken()])
     h.fail(Endpoint.HEALTH, "http_503", 503, 1016)
     assert h.firing() == {"WhatsAppOverloaded"}
 
@@ -313,9 +325,8 @@ def test_removed_target_resolves_its_alerts() -> None:
 
 def test_changed_description_of_a_firing_alert_is_refreshed_not_renotified() -> None:
     """New counts in a firing alert's description go to `refresh`, not as a new page."""
-    h = Harness()
     refreshed: list[Alert] = []
-    h.engine._refresh = refreshed.append
+    h = Harness(refresh=refreshed.append)
     h.fail(Endpoint.HEALTH, "http_503", 503, 1016)
     h.advance(15)
     h.fail(Endpoint.HEALTH, "http_503", 503, 1016)
@@ -331,8 +342,8 @@ def test_alerts_of_many_targets_stay_apart_and_resolved_ones_expire_oldest_first
     targets = [Target(name=f"t{i}", url=f"http://t{i}.test", stats_db_interval=0) for i in range(3)]
     state = State(targets, clock=clock)
     sent: list[Alert] = []
-    config = {"overloaded": RuleConfig(keep_firing_for=0)}
-    engine = AlertEngine(state, sent.append, config=config, clock=clock)
+    rules = configured(Overloaded(keep_firing_for=0))
+    engine = AlertEngine(state, sent.append, rules=rules, clock=clock)
 
     def poll(name: str, status: int) -> None:
         reason = None if status == 200 else f"http_{status}"
@@ -390,13 +401,15 @@ def test_ticks_in_slices_evaluate_every_target_once_per_round() -> None:
 
 def test_history_keeps_no_more_than_the_longest_configured_window() -> None:
     """Events older than every rule's window are dropped: memory stays flat after a window."""
-    h = Harness(config={"rate_limit_spike": RuleConfig(params=Params(window=300.0))})
+    h = Harness(rules=[RateLimitSpike(window=300.0)])
     for _ in range(100):  # 50 minutes of /metrics polls every 30 s
         h.ok(Endpoint.METRICS)
         h.fail(Endpoint.HEALTH, "http_429", 429, 1015)
         h.advance(30)
-    history = h.engine._history["prod"]
+    history = h.engine.history("prod")
     assert history.horizon == 300.0
-    assert len(history._requests) <= 11
-    assert len(history._failures) <= 11
+    # Nothing older than the window and the poll that straddles its start is left to count.
+    now, kept = h.clock.now, 300.0 + 2 * 30.0
+    assert history.api_requests(now, MAX_WINDOW) == history.api_requests(now, kept) > 0
+    assert history.own_failures(now, MAX_WINDOW, Failure.RATE_LIMITED) == 11
     assert history.own_failures(h.clock.now, 300.0, Failure.RATE_LIMITED) == 10

@@ -17,18 +17,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from watchdog.alerts.model import Alert, AlertState
+from watchdog.alerts.sinks import build_sinks
 from watchdog.alerts.sinks.alertmanager import AlertmanagerSink, alertmanager_body
-from watchdog.alerts.sinks.delivery import (
-    Backoff,
-    LogSink,
-    NotificationStats,
-    Sink,
-    build_sinks,
-    rfc3339,
-)
+from watchdog.alerts.sinks.delivery import Backoff, NotificationStats, Sink, rfc3339
+from watchdog.alerts.sinks.log import LogSink
 from watchdog.alerts.sinks.webhook import ZERO_TIME, WebhookSink, webhook_payload
-from watchdog.config.urls import mask_url
-from watchdog.log import MASK, Redactor
+from watchdog.base.redact import MASK, Redactor
+from watchdog.base.urls import mask_url
 
 pytestmark = pytest.mark.anyio
 
@@ -124,7 +119,7 @@ def events(logs: list[MutableMapping[str, Any]], name: str) -> list[MutableMappi
     return [e for e in logs if e["event"] == name]
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 2.0) -> None:
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not check():

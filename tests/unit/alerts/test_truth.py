@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from tests.unit.alerts.harness import Harness, names
-from watchdog.alerts.engine import RuleConfig
+from watchdog.alerts.checks import HEALTH_RULES
 from watchdog.alerts.model import AlertState
-from watchdog.alerts.rules import HEALTH_RULES, RULES
+from watchdog.alerts.rules import RULES, GatewayDegraded, GatewayDown, HealthFailing, Unreachable
 from watchdog.api.diagnosis import Failure, diagnose
+from watchdog.api.endpoints import REASONS, Endpoint
 from watchdog.api.gateways import Expectation
 from watchdog.api.payloads import ApiErrorInfo
-from watchdog.api.results import REASONS, Endpoint, PollResult
+from watchdog.api.results import PollResult
 from watchdog.simulator import Topology
 
 WACORE = "Connection refused. Please check if wacore is running: wacore:6252"
@@ -88,7 +89,7 @@ def test_every_failing_health_answer_pages(
 
 def test_a_proxy_503_is_not_overload_advice() -> None:
     """A 503 without the API's envelope says "behind its proxy", never "slow down senders"."""
-    h = Harness(config={"unreachable": RuleConfig(for_=0)})
+    h = Harness(rules=[Unreachable(for_=0)])
     h.fail(Endpoint.HEALTH, "http_503", 503)
     [alert] = h.sent
     assert alert.name == UNREACHABLE
@@ -99,7 +100,7 @@ def test_a_proxy_503_is_not_overload_advice() -> None:
 
 def test_1014_is_worded_from_its_details() -> None:
     """A 1014 that names the database is a database error, not "cannot reach the Coreapp"."""
-    h = Harness(config={"health_failing": RuleConfig(for_=0)})
+    h = Harness(rules=[HealthFailing(for_=0)])
     h.fail(Endpoint.HEALTH, "http_5xx", 500, 1014, DATABASE)
     [alert] = h.sent
     assert alert.name == FAILING
@@ -198,8 +199,8 @@ def cluster(master: str, *coreapps: str) -> Any:
 def test_lost_master_and_shard_fire_down_and_degraded() -> None:
     """Multiconnect losing its primary master and a shard: GatewayDown (1 of 2 shards) and
     GatewayDegraded (the master), not silence from a topology mistaken for HA."""
-    config = {"gateway_down": RuleConfig(for_=0), "gateway_degraded": RuleConfig(for_=0)}
-    h = Harness(Topology.MULTICONNECT, config=config)
+    rules = [GatewayDown(for_=0), GatewayDegraded(for_=0)]
+    h = Harness(Topology.MULTICONNECT, rules=rules)
     h.answer(Endpoint.HEALTH, cluster("connected", "connected", "connected", "disconnected"))
     assert h.sent == []
     h.advance(15)
@@ -218,8 +219,8 @@ def test_lost_master_and_shard_fire_down_and_degraded() -> None:
 def test_gateway_stuck_connecting_warns_after_its_limit() -> None:
     """A gateway `connecting` is up; past `connecting_for` it warns, and it clears when
     connected."""
-    config = {"gateway_degraded": RuleConfig(for_=0, keep_firing_for=0)}
-    h = Harness(config=config, expectation=Expectation(connecting_limit=120))
+    rules = [GatewayDegraded(for_=0, keep_firing_for=0)]
+    h = Harness(rules=rules, expectation=Expectation(connecting_limit=120))
     connecting = {"health": {"gateway_status": "connecting"}, "meta": {}}
     for _ in range(8):
         assert h.answer(Endpoint.HEALTH, connecting) == []

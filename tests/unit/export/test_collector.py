@@ -16,10 +16,11 @@ from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families
 
+from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import Expectation
 from watchdog.api.payloads import ApiErrorInfo
-from watchdog.api.results import Endpoint, PollResult, observe
-from watchdog.config.targets import Target
+from watchdog.api.results import PollResult, observe
+from watchdog.base.targets import Target
 from watchdog.export.collector import GATEWAY_STATUSES, WatchdogCollector
 from watchdog.export.reexport import reexported_name
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology

@@ -6,8 +6,9 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from watchdog.api.results import Endpoint, PollResult, observe
-from watchdog.config.targets import Target
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import PollResult, observe
+from watchdog.base.targets import Target
 from watchdog.export.collector import WatchdogCollector
 from watchdog.export.exposition import Exposition
 from watchdog.state import State

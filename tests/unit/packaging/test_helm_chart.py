@@ -19,9 +19,10 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from watchdog.config.settings import ConfigError, load_settings
+from watchdog.base.errors import ConfigError
+from watchdog.base.values import split_shard
+from watchdog.config.settings import load_settings
 from watchdog.config.sharding import in_shard
-from watchdog.config.values import split_shard
 
 Manifest = dict[str, Any]
 

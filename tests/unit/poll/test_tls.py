@@ -10,10 +10,10 @@ from pathlib import Path
 
 import trustme
 
-from watchdog.api.results import Endpoint
+from watchdog.api.endpoints import Endpoint
 from watchdog.app import api_clients
+from watchdog.base.targets import Target
 from watchdog.config.settings import load_settings
-from watchdog.config.targets import Target
 from watchdog.poll.client import ApiClient
 from watchdog.poll.tls import TlsContexts
 
@@ -85,10 +85,7 @@ def test_the_factorys_clients_share_the_context() -> None:
     async def contexts() -> set[int]:
         clients = [make(target) for target in settings.targets]
         try:
-            return {
-                id(c._http._transport._pool._ssl_context)  # type: ignore[attr-defined]
-                for c in clients
-            }
+            return {id(c.tls_context) for c in clients if isinstance(c, ApiClient)}
         finally:
             for c in clients:
                 await c.aclose()

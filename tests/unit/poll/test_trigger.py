@@ -9,8 +9,9 @@ from itertools import pairwise
 
 import pytest
 
-from watchdog.api.results import Endpoint, PollResult
-from watchdog.config.targets import Target
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.results import PollResult
+from watchdog.base.targets import Target
 from watchdog.poll.scheduler import Poller
 from watchdog.poll.trigger import (
     FIRST_POLLS_PER_SECOND,

@@ -20,10 +20,12 @@ import yaml
 from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.testing import capture_logs
 
-from watchdog.config.settings import ConfigError, Settings, load_settings
-from watchdog.log import MASK, Redactor
+from watchdog.base.errors import ConfigError
+from watchdog.base.redact import MASK, Redactor
+from watchdog.base.secrets import read_bearer_token_file
+from watchdog.config.settings import Settings, load_settings
 from watchdog.poll.credentials import SecretSource
-from watchdog.web.access import OPEN_PATHS, AccessControl, protect, read_bearer_token_file
+from watchdog.web.access import OPEN_PATHS, AccessControl, protect
 
 PASSWORD = "correct horse"
 # bcrypt.hashpw(PASSWORD, gensalt(10)), made once: each hash costs a tenth of a second.
@@ -242,7 +244,7 @@ def test_cache_is_bounded_and_holds_no_password(inner: Inner, spy: Spy) -> None:
             assert client.get("/", headers=basic("alice", PASSWORD)).status_code == 200
             assert client.get("/", headers=basic("bob", "second password")).status_code == 200
     assert spy.calls == 4
-    cached = b"".join(app._cache)
+    cached = b"".join(app.cached)
     assert len(cached) == 32
     assert b"second password" not in cached
     assert b"bob" not in cached

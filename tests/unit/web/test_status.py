@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import Expectation, gateway_verdict
 from watchdog.api.payloads import ApiErrorInfo, parse_health
-from watchdog.api.results import Endpoint, PollResult, observe
+from watchdog.api.results import PollResult, observe
+from watchdog.base.targets import Target
 from watchdog.check import exit_code, render_table
-from watchdog.config.targets import Target
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
 from watchdog.state import State

@@ -1,14 +1,9 @@
-"""Where alert transitions go: delivery counters, the `Sink` protocol, the log sink, the wiring.
+"""Shared HTTP delivery of alert notifications: counters, the `Sink` protocol, endpoints
+with their secrets split off, JSON POSTs, backoff and the wake-ups of the delivery tasks.
 
-Three sinks receive every firing and resolved transition from the engine:
-
-- `LogSink` — one structured log event per transition (here);
-- `AlertmanagerSink` — Alertmanager API v2, resending the current set like Prometheus
-  (`watchdog.alerts.sinks.alertmanager`);
-- `WebhookSink` — one Alertmanager-shaped webhook message per transition
-  (`watchdog.alerts.sinks.webhook`).
-
-`submit` never blocks and never raises: it records the alert and wakes a background task.
+The sinks (`watchdog.alerts.sinks.alertmanager`, `watchdog.alerts.sinks.webhook`,
+`watchdog.alerts.sinks.log`) build on this module; `watchdog.alerts.sinks.build_sinks` wires
+them. `submit` never blocks and never raises: it records the alert and wakes a background task.
 Delivery outcomes are counted in a `NotificationStats`, exported by a collector as
 ``watchdog_notifications_total{sink,result}``.
 """
@@ -17,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -25,19 +20,18 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from watchdog.alerts.model import Alert, AlertState
-from watchdog.config.urls import mask_url
-from watchdog.log import MASK, Redactor, get_logger
-from watchdog.poll.client import user_agent
+from watchdog.alerts.model import Alert
+from watchdog.base.log import get_logger
+from watchdog.base.redact import MASK, Redactor
+from watchdog.base.urls import mask_url
+from watchdog.base.version import user_agent
 
 __all__ = [
     "RESULTS",
     "Backoff",
     "HttpEndpoint",
-    "LogSink",
     "NotificationStats",
     "Sink",
-    "build_sinks",
     "http_client",
     "post_json",
     "rfc3339",
@@ -84,84 +78,6 @@ class Sink(Protocol):
 
     async def stop(self, grace: float = 5.0) -> None:
         """Deliver what is queued within *grace* seconds, then stop the tasks."""
-
-
-class LogSink:
-    """Every transition as a log event: ``alert_firing`` (warning), ``alert_resolved`` (info)."""
-
-    name = "log"
-
-    def __init__(self, stats: NotificationStats) -> None:
-        self.stats = stats
-        stats.add(self.name, "success", 0)
-
-    def submit(self, alert: Alert) -> None:
-        try:
-            if alert.state is AlertState.FIRING:
-                log.warning("alert_firing", **log_fields(alert))
-            elif alert.state is AlertState.RESOLVED:
-                fields = log_fields(alert)
-                if alert.starts_at is not None and alert.ends_at is not None:
-                    fields["duration_seconds"] = round(alert.ends_at - alert.starts_at, 3)
-                log.info("alert_resolved", **fields)
-            else:
-                return
-            self.stats.add(self.name, "success")
-        except Exception:  # a sink must never break the engine that called it
-            log.exception("alert_submit_failed", sink=self.name)
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self, grace: float = 5.0) -> None:
-        return None
-
-
-def log_fields(alert: Alert) -> dict[str, object]:
-    """The stable keys every alert log event carries."""
-    return {
-        "alertname": alert.labels.get("alertname"),
-        "severity": alert.labels.get("severity"),
-        "target": alert.labels.get("target"),
-        "node": alert.labels.get("node"),
-        "summary": alert.annotations.get("summary"),
-        "fingerprint": alert.fingerprint,
-    }
-
-
-def build_sinks(
-    alertmanager_urls: Iterable[str],
-    webhook_urls: Iterable[str],
-    *,
-    generator_url: str,
-    stats: NotificationStats,
-    redactor: Redactor | None = None,
-) -> list[Sink]:
-    """The configured sinks: Alertmanager and webhook when they have URLs, the log always.
-
-    *generator_url* is the watchdog's status page; it is the ``generatorURL`` of every alert
-    and the webhook payload's ``externalURL``.
-    """
-    # Imported here: both modules build on this one (stats, protocol), so a top-level import
-    # would be circular.
-    from watchdog.alerts.sinks.alertmanager import AlertmanagerSink  # noqa: PLC0415
-    from watchdog.alerts.sinks.webhook import WebhookSink  # noqa: PLC0415
-
-    sinks: list[Sink] = []
-    am_urls, hook_urls = list(alertmanager_urls), list(webhook_urls)
-    if am_urls:
-        sinks.append(
-            AlertmanagerSink(am_urls, generator_url=generator_url, stats=stats, redactor=redactor)
-        )
-    if hook_urls:
-        sinks.append(
-            WebhookSink(hook_urls, external_url=generator_url, stats=stats, redactor=redactor)
-        )
-    sinks.append(LogSink(stats))
-    return sinks
-
-
-# --- shared HTTP delivery plumbing ----------------------------------------------------------
 
 
 def rfc3339(epoch: float) -> str:

@@ -33,7 +33,8 @@ from watchdog.alerts.sinks.delivery import (
     wait_until,
     wake,
 )
-from watchdog.log import Redactor, get_logger
+from watchdog.base.log import get_logger
+from watchdog.base.redact import Redactor
 
 __all__ = ["RECEIVER", "ZERO_TIME", "WebhookSink", "group_key", "webhook_payload"]
 

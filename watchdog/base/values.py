@@ -2,8 +2,9 @@
 
 Each validator accepts what the environment (strings) and YAML (strings, numbers, booleans)
 can give, and raises ``ValueError`` with a message that reads well after a variable name
-(``WATCHDOG_TIMEOUT: must be ...``): ``watchdog.config.settings`` prefixes the name, because only
-it knows whether the value came from the environment or from the file.
+(``WATCHDOG_TIMEOUT: must be ...``): ``watchdog.config.provenance`` prefixes the name, because
+only it knows whether the value came from the environment or from the file. Secrets (the API key,
+passwords and their files) are in ``watchdog.base.secrets``.
 """
 
 from __future__ import annotations
@@ -12,24 +13,23 @@ import re
 from collections.abc import Callable
 from ipaddress import IPv6Address
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, SecretStr
+from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from watchdog.config.durations import format_duration, parse_duration
-from watchdog.config.urls import check_http_url, mask_url, split_list
+from watchdog.base.durations import format_duration, parse_duration
+from watchdog.base.secrets import file_path
+from watchdog.base.urls import check_http_url, reject_userinfo, split_list
 
 __all__ = [
-    "API_KEY_MAX",
-    "API_KEY_MIN",
     "MAX_ALERT_DURATION",
     "MIN_ALERT_WINDOW",
     "MIN_HEALTH_INTERVAL",
     "AlertDuration",
     "AlertWindow",
-    "ApiKey",
-    "ApiKeyFile",
+    "AuthMode",
+    "AuthModeSetting",
     "CaFile",
     "Count",
     "ExpectedShards",
@@ -38,25 +38,23 @@ __all__ = [
     "HealthInterval",
     "Interval",
     "ListenAddress",
-    "Password",
-    "PasswordFile",
+    "LogFormat",
+    "LogFormatSetting",
+    "LogLevel",
+    "LogLevelSetting",
     "Ratio",
     "Shard",
     "Timeout",
     "UrlList",
     "Username",
     "WebhookUrlList",
-    "api_key_from_file",
     "choice",
     "config_problems",
     "parse_bool",
-    "password_from_file",
     "split_listen",
     "split_shard",
 ]
 
-API_KEY_MIN = 12
-API_KEY_MAX = 128
 # The health node allows 10 calls per 60 s for all callers together; one call per 6 s would
 # use the whole budget, so nothing faster can ever be right.
 MIN_HEALTH_INTERVAL = 6.0
@@ -65,8 +63,10 @@ MAX_TIMEOUT = 60.0
 # few polls (metrics are polled every 30s by default) and no longer than the history kept.
 MAX_ALERT_DURATION = 3600.0
 MIN_ALERT_WINDOW = 10.0
-# A key or password file is a few bytes; reading at most this much bounds a mistaken path.
-_MAX_SECRET_FILE = 64 * 1024
+
+AuthMode = Literal["apikey", "bearer", "auto"]
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
@@ -76,7 +76,7 @@ def config_problems(problems: list[tuple[tuple[str | int, ...], str]]) -> Pydant
     """One validation error carrying several problems, each at its own location below the field.
 
     Pydantic reports one error per validator call; this lets one check (labels, duplicate
-    names) report every offender, and ``watchdog.config.settings`` spells out each location.
+    names) report every offender, and ``watchdog.config.provenance`` spells out each location.
     """
     return PydanticCustomError(
         "config_problems", "{summary}", {"summary": problems[0][1], "problems": problems}
@@ -124,108 +124,6 @@ def _timeout(value: object) -> float:
     return seconds
 
 
-def _path(value: object) -> Path:
-    if isinstance(value, Path):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"expected a file path (got {type(value).__name__})")
-    if not value.strip():
-        raise ValueError("expected a file path (got an empty value)")
-    # Surrounding blanks come from templating (a chart's "{{ .Values.x }} "), not file names.
-    return Path(value.strip())
-
-
-def read_secret_text(path: Path) -> str:
-    """A small secret file's text (key, password, token); ``ValueError`` says what is wrong."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_SECRET_FILE + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > _MAX_SECRET_FILE:
-        raise ValueError(
-            f"{path} is larger than {_MAX_SECRET_FILE // 1024} KiB; is it the right file?"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 text") from None
-
-
-def _api_key_problem(key: str) -> str | None:
-    if not API_KEY_MIN <= len(key) <= API_KEY_MAX:
-        return (
-            f"must be {API_KEY_MIN} to {API_KEY_MAX} characters long "
-            f"(got {len(key)}; the key itself is not shown)"
-        )
-    # It travels in an HTTP header, which only carries visible ASCII (and spaces) safely.
-    if not all(" " <= char <= "~" for char in key):
-        return "must be printable ASCII; it contains a control or non-ASCII character"
-    return None
-
-
-def check_api_key(value: object) -> SecretStr:
-    """The key, stripped of surrounding whitespace (a pasted newline is not part of it)."""
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"expected text (got {type(value).__name__})")
-    key = str(value).strip()
-    problem = _api_key_problem(key)
-    if problem:
-        raise ValueError(problem)
-    return SecretStr(key)
-
-
-def api_key_from_file(value: object) -> SecretStr:
-    """Read a key file; its content, stripped, must be a valid key. Raises ``ValueError``."""
-    path = _path(value)
-    key = read_secret_text(path).strip()
-    if not key:
-        raise ValueError(
-            f"{path} is empty; it should hold the API key "
-            f"({API_KEY_MIN} to {API_KEY_MAX} characters)"
-        )
-    if not API_KEY_MIN <= len(key) <= API_KEY_MAX:
-        raise ValueError(
-            f"{path} holds {len(key)} characters; an API key is {API_KEY_MIN} to {API_KEY_MAX} "
-            "characters long (the content is not shown)"
-        )
-    problem = _api_key_problem(key)
-    if problem:
-        raise ValueError(f"the key in {path} {problem} (the content is not shown)")
-    return SecretStr(key)
-
-
-def _api_key_file(value: object) -> Path:
-    api_key_from_file(value)
-    return _path(value)
-
-
-def password_from_file(value: object) -> SecretStr:
-    """Read a password file. Only the line ending is removed: spaces may belong to a password."""
-    path = _path(value)
-    password = read_secret_text(path).rstrip("\r\n")
-    if not password:
-        raise ValueError(f"{path} is empty; it should hold the password")
-    return SecretStr(password)
-
-
-def _password_file(value: object) -> Path:
-    password_from_file(value)
-    return _path(value)
-
-
-def _password(value: object) -> SecretStr:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"expected text (got {type(value).__name__})")
-    if not str(value):
-        raise ValueError("is empty; unset it or give the password")
-    return SecretStr(str(value))
-
-
 def _username(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"expected text (got {type(value).__name__})")
@@ -236,7 +134,7 @@ def _username(value: object) -> str:
 
 
 def _readable_file(value: object) -> Path:
-    path = _path(value)
+    path = file_path(value)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; expected a PEM file")
     try:
@@ -317,13 +215,11 @@ def _external_url(value: object) -> str | None:
     # Empty counts as unset, like an empty URL list, so a chart can always template it.
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    url = check_http_url(value, allow_query=False)
-    if "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        raise ValueError(
-            f"URL {mask_url(url)!r} must not contain user:password@; it is put into every "
-            "alert (generatorURL, externalURL), where everyone who gets the alert can read it"
-        )
-    return url
+    return reject_userinfo(
+        check_http_url(value, allow_query=False),
+        "it is put into every alert (generatorURL, externalURL), where everyone who gets the "
+        "alert can read it",
+    )
 
 
 def _shown(value: object) -> str:
@@ -425,10 +321,6 @@ HealthInterval = Annotated[float, BeforeValidator(_health_interval)]
 Interval = Annotated[float, BeforeValidator(_interval)]
 Timeout = Annotated[float, BeforeValidator(_timeout)]
 Flag = Annotated[bool, BeforeValidator(parse_bool)]
-ApiKey = Annotated[SecretStr, BeforeValidator(check_api_key)]
-ApiKeyFile = Annotated[Path, BeforeValidator(_api_key_file)]
-Password = Annotated[SecretStr, BeforeValidator(_password)]
-PasswordFile = Annotated[Path, BeforeValidator(_password_file)]
 Username = Annotated[str, BeforeValidator(_username)]
 CaFile = Annotated[Path, BeforeValidator(_readable_file)]
 ListenAddress = Annotated[str, BeforeValidator(_listen)]
@@ -447,3 +339,8 @@ ExpectedShards = Annotated[
     ),
 ]
 Ratio = Annotated[float, BeforeValidator(_ratio)]
+AuthModeSetting = Annotated[AuthMode, BeforeValidator(choice(("apikey", "bearer", "auto")))]
+LogFormatSetting = Annotated[LogFormat, BeforeValidator(choice(("auto", "json", "console")))]
+LogLevelSetting = Annotated[
+    LogLevel, BeforeValidator(choice(("debug", "info", "warning", "error", "critical")))
+]

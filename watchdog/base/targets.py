@@ -15,16 +15,13 @@ from pydantic import (
     model_validator,
 )
 
-from watchdog.config.urls import check_http_url, host_of, mask_url, split_list
-from watchdog.config.values import (
-    ApiKey,
-    ApiKeyFile,
+from watchdog.base.secrets import ApiKey, ApiKeyFile, Password, PasswordFile
+from watchdog.base.urls import check_http_url, host_of, mask_url, reject_userinfo, split_list
+from watchdog.base.values import (
     CaFile,
     Flag,
     HealthInterval,
     Interval,
-    Password,
-    PasswordFile,
     Timeout,
     Username,
     config_problems,
@@ -32,8 +29,9 @@ from watchdog.config.values import (
 
 __all__ = [
     "RESERVED_LABELS",
-    "TARGET_OPTIONS",
+    "Labels",
     "Target",
+    "TargetUrl",
     "default_target_name",
     "endpoint_url",
     "parse_target_list",
@@ -57,23 +55,6 @@ RESERVED_LABELS = (
     "severity",
     "diagnosis",
     "problem",
-)
-# The keys a target may have in the YAML file. Inline secrets are deliberately absent: a
-# target's own credentials come from files, so the YAML file itself can be shared.
-TARGET_OPTIONS = (
-    "name",
-    "url",
-    "health_interval",
-    "metrics_interval",
-    "stats_app_interval",
-    "stats_db_interval",
-    "timeout",
-    "tls_ca_file",
-    "tls_insecure",
-    "labels",
-    "api_key_file",
-    "username",
-    "password_file",
 )
 
 
@@ -141,14 +122,11 @@ def _label_problem(key: object, raw: object) -> str | None:
 
 
 def _check_target_url(value: object) -> str:
-    url = check_http_url(value, allow_query=False)
-    if "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        # httpx would send these as Basic auth in place of the Apikey header.
-        raise ValueError(
-            f"URL {mask_url(url)!r} must not contain user:password@; set the credentials with "
-            "WA_API_KEY or WA_WEB_USERNAME/WA_WEB_PASSWORD"
-        )
-    return url
+    # httpx would send user:password@ as Basic auth in place of the Apikey header.
+    return reject_userinfo(
+        check_http_url(value, allow_query=False),
+        "set the credentials with WA_API_KEY or WA_WEB_USERNAME/WA_WEB_PASSWORD",
+    )
 
 
 TargetUrl = Annotated[str, BeforeValidator(_check_target_url)]
@@ -157,8 +135,9 @@ Labels = Annotated[dict[str, str], BeforeValidator(_check_labels)]
 
 class Target(BaseModel):
     """One deployment to poll, with effective values: what it does not set is inherited from
-    the global settings when ``watchdog.config.settings`` builds it (the defaults below apply to a
-    ``Target`` built on its own, e.g. in tests).
+    the global settings when ``watchdog.config.settings`` builds it, as the field table
+    (``watchdog.config.fields``) says; the defaults below apply to a ``Target`` built on its
+    own, e.g. in tests. The fields restate that table's rows; test_fields checks they agree.
 
     ``url`` is the base URL (scheme, host, port, optional path prefix, no trailing slash).
     Credentials: ``api_key`` (inline, global only) or ``api_key_file``; ``username`` with

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["MASK", "check_http_url", "host_of", "mask_url", "split_list"]
+from watchdog.base.redact import MASK
 
-MASK = "********"
+__all__ = ["MASK", "check_http_url", "host_of", "mask_url", "reject_userinfo", "split_list"]
 
 
 def split_list(text: str) -> list[str]:
@@ -93,3 +93,11 @@ def check_http_url(value: object, *, allow_query: bool, secret_path: bool = Fals
     scheme = parts.scheme.lower()
     rest = url[len(scheme) + 3 :]
     return f"{scheme}://{rest.rstrip('/')}" if not parts.query else f"{scheme}://{rest}"
+
+
+def reject_userinfo(url: str, why: str) -> str:
+    """``url`` (checked by ``check_http_url``) unless it carries ``user:password@``; ``why`` ends
+    the message and says what would happen to the credentials."""
+    if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        raise ValueError(f"URL {mask_url(url)!r} must not contain user:password@; {why}")
+    return url

@@ -1,0 +1,299 @@
+"""The field table: every setting once, and the lists about settings that derive from it.
+
+One ``Field`` row per setting holds its YAML key, environment variable, validated type, default,
+whether and under which key targets inherit it, whether a reload applies it, whether it is a
+secret, how ``watchdog config`` shows it and its line in README.md's reference table. From
+``FIELDS`` come ``ENV_VARS``, ``TARGET_OPTIONS``, what a target inherits (``inherit``),
+``RELOADABLE``, the secrets to redact (``secret_values``), ``watchdog config``'s output
+(``effective``) and the README table (``reference_rows``).
+
+``Settings`` and ``Target`` keep their annotated fields, because mypy reads those;
+tests/unit/config/test_fields.py fails when they and this table disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import SecretStr
+
+from watchdog.base.durations import format_duration
+from watchdog.base.secrets import ApiKey, ApiKeyFile, Password, PasswordFile
+from watchdog.base.targets import Labels, Target, TargetUrl
+from watchdog.base.urls import MASK, mask_url
+from watchdog.base.values import (
+    AuthModeSetting,
+    CaFile,
+    ExternalUrl,
+    Flag,
+    HealthInterval,
+    Interval,
+    ListenAddress,
+    LogFormatSetting,
+    LogLevelSetting,
+    Shard,
+    Timeout,
+    UrlList,
+    Username,
+    WebhookUrlList,
+)
+from watchdog.config.access import BasicAuthUsers, BearerTokenFile, PemFile
+from watchdog.config.alerts import AlertSettings
+
+if TYPE_CHECKING:
+    from watchdog.config.settings import Settings
+
+__all__ = [
+    "CONFIG_FILE_VAR",
+    "ENV_VARS",
+    "FIELDS",
+    "LOGGING_SETTINGS",
+    "RELOADABLE",
+    "REQUIRED",
+    "TARGET_OPTIONS",
+    "Field",
+    "effective",
+    "effective_target",
+    "file_variants",
+    "inherit",
+    "reference_rows",
+    "secret_values",
+]
+
+CONFIG_FILE_VAR = "WATCHDOG_CONFIG_FILE"
+REQUIRED: Any = ...
+# "global": a ``Settings`` field; "target": a target's own option only; "source": read from the
+# environment and the file but folded into ``targets`` (``web_endpoint``).
+Scope = Literal["global", "target", "source"]
+# "restart": read at start only; "reload": a reload applies it; "logging": a reload applies it
+# when the reloader can reconfigure logging (the daemon's can).
+Reload = Literal["restart", "reload", "logging"]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _path(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _duration(seconds: float) -> str:
+    return format_duration(seconds)
+
+
+def _masked(secret: SecretStr | None) -> str | None:
+    return None if secret is None else MASK
+
+
+def _url(url: str | None) -> str | None:
+    return None if url is None else mask_url(url)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting. ``target_key``: the ``Target`` field that takes this value when the target
+    does not set it (a row of scope "target" is a target's own option). ``file_variant``: the
+    key of the same value read from a file; setting both is an error, and a target's own file
+    replaces the inherited value whichever way it was given. ``credential``: listed after the
+    other target options. ``secret``: registered with the log redactor."""
+
+    key: str
+    env: str | None
+    type: Any
+    default: Any = None
+    factory: Callable[[], Any] | None = None
+    show: Callable[[Any], Any] = _same
+    scope: Scope = "global"
+    target_key: str | None = None
+    file_variant: str | None = None
+    credential: bool = False
+    secret: bool = False
+    reload: Reload = "restart"
+    doc: str = ""
+    doc_default: str | None = None  # README's default column, when the default's text won't do
+    doc_env: str | None = None  # README's variable column, when it is not one variable
+
+    @property
+    def target_option(self) -> bool:
+        """A key a target may have in the YAML file: inline secrets are deliberately not, so a
+        target's credentials come from files and the file itself can be shared."""
+        return self.target_key is not None and not self.secret
+
+
+# A table, laid out by hand so that each row reads as one setting.
+# fmt: off
+FIELDS: tuple[Field, ...] = (
+    # A target's identity, first among its options.
+    Field("name", None, str, "", scope="target", target_key="name"),
+    Field("url", None, TargetUrl, REQUIRED, show=mask_url, scope="target", target_key="url"),
+    # Settings, in the order of Settings and of `watchdog config`.
+    Field("api_key", "WA_API_KEY", ApiKey | None, show=_masked, target_key="api_key",
+          file_variant="api_key_file", credential=True, secret=True, reload="reload",
+          doc="the Webapp's `WA_API_KEY`, 12\u2013128 characters"),
+    Field("api_key_file", "WA_API_KEY_FILE", ApiKeyFile | None, show=_path,
+          target_key="api_key_file", credential=True, reload="reload",
+          doc="a file holding the key instead (re-read on change: rotation without restart)"),
+    Field("web_username", "WA_WEB_USERNAME", Username | None, target_key="username",
+          credential=True, reload="reload",
+          doc="user for `POST /v1/users/login` (bearer mode, or versions that refuse the key)"),
+    Field("web_password", "WA_WEB_PASSWORD", Password | None, show=_masked, target_key="password",
+          file_variant="web_password_file", credential=True, secret=True, reload="reload",
+          doc="that user's password"),
+    Field("web_password_file", "WA_WEB_PASSWORD_FILE", PasswordFile | None, show=_path,
+          target_key="password_file", credential=True, reload="reload",
+          doc="a file holding that password instead"),
+    Field("auth_mode", "WATCHDOG_AUTH_MODE", AuthModeSetting, "apikey",
+          doc="`apikey`, `bearer`, or `auto` (key first, bearer where a version refuses it)"),
+    Field("health_interval", "WATCHDOG_HEALTH_INTERVAL", HealthInterval, 15.0, show=_duration,
+          target_key="health_interval", reload="reload",
+          doc="at least `6s`: the API allows 10 health calls per 60 s for all callers together"),
+    Field("metrics_interval", "WATCHDOG_METRICS_INTERVAL", Interval, 30.0, show=_duration,
+          target_key="metrics_interval", reload="reload", doc="`0` turns it off"),
+    Field("stats_app_interval", "WATCHDOG_STATS_APP_INTERVAL", Interval, 60.0, show=_duration,
+          target_key="stats_app_interval", reload="reload", doc="`0` turns it off"),
+    Field("stats_db_interval", "WATCHDOG_STATS_DB_INTERVAL", Interval, 0.0, show=_duration,
+          target_key="stats_db_interval", reload="reload", doc_default="`0` (off)",
+          doc="db stats are expensive for the API; poll them rarely"),
+    Field("timeout", "WATCHDOG_TIMEOUT", Timeout, 5.0, show=_duration, target_key="timeout",
+          reload="reload", doc="per request, at most `60s`"),
+    Field("tls_ca_file", "WATCHDOG_TLS_CA_FILE", CaFile | None, show=_path,
+          target_key="tls_ca_file", reload="reload", doc_default="system CAs",
+          doc="CA bundle for the Webapp's certificate (the client side; the watchdog's own "
+          "HTTPS is `WATCHDOG_TLS_CERT_FILE`)"),
+    Field("tls_insecure", "WATCHDOG_TLS_INSECURE", Flag, False, target_key="tls_insecure",
+          reload="reload",
+          doc="skip certificate verification (the Webapp ships a self-signed one)"),
+    Field("listen", "WATCHDOG_LISTEN", ListenAddress, "0.0.0.0:9877",
+          doc="where the watchdog serves `/metrics`, probes and its status page"),
+    Field("tls_cert_file", "WATCHDOG_TLS_CERT_FILE", PemFile | None, show=_path,
+          doc_default="— (plain HTTP)",
+          doc="serve HTTPS with this certificate and `WATCHDOG_TLS_KEY_FILE` (both or neither; "
+          "re-read on change), see [Security](#security)"),
+    Field("tls_key_file", "WATCHDOG_TLS_KEY_FILE", PemFile | None, show=_path,
+          doc="the certificate's private key (both or neither; re-read on change)"),
+    Field("basic_auth_users", "WATCHDOG_BASIC_AUTH_USERS", BasicAuthUsers, factory=dict,
+          show=lambda users: dict.fromkeys(users, MASK),
+          doc="`user:bcrypt-hash,user2:hash` (YAML: a mapping); required on every path but "
+          "`/livez` and `/readyz`"),
+    Field("bearer_token_file", "WATCHDOG_BEARER_TOKEN_FILE", BearerTokenFile | None, show=_path,
+          doc="a file holding a token accepted as `Authorization: Bearer <token>` "
+          "(re-read on change)"),
+    Field("external_url", "WATCHDOG_EXTERNAL_URL", ExternalUrl, show=_url,
+          doc_default="`http://<host name>:<listen port>`",
+          doc="the status page's URL as people and Alertmanager reach it (Alertmanager "
+          "`generatorURL`, webhook `externalURL`); no query or fragment; empty means unset"),
+    Field("log_format", "WATCHDOG_LOG_FORMAT", LogFormatSetting, "auto", reload="logging",
+          doc="`json`, `console`, or `auto` (JSON when stdout is not a terminal)"),
+    Field("log_level", "WATCHDOG_LOG_LEVEL", LogLevelSetting, "info", reload="logging",
+          doc="`debug`, `info`, `warning`, `error`, `critical`"),
+    Field("alertmanager_urls", "WATCHDOG_ALERTMANAGER_URLS", UrlList, factory=list,
+          show=lambda urls: [mask_url(url) for url in urls],
+          doc="comma-separated Alertmanager base URLs"),
+    Field("webhook_urls", "WATCHDOG_WEBHOOK_URLS", WebhookUrlList, factory=list,
+          show=lambda urls: [mask_url(url, hide_path=True) for url in urls],
+          doc="comma-separated webhook URLs"),
+    # One variable per rule and key: watchdog.config.alerts.
+    Field("alerts", None, AlertSettings, factory=AlertSettings,
+          show=lambda alerts: alerts.effective(), doc_env="WATCHDOG_ALERT_<RULE>_<PARAM>",
+          doc_default="see below",
+          doc="per-rule alert settings, see [Alert rules](#alert-rules)"),
+    Field("shard", "WATCHDOG_SHARD", Shard, "0/1",
+          doc="`i/n`: poll only the targets whose stable hash mod n is i"),
+    # Last among the settings: its validator reads the values above to fill in what targets
+    # inherit.
+    Field("targets", "WATCHDOG_TARGETS", list[Target], factory=list,
+          show=lambda targets: [effective_target(target) for target in targets], reload="reload",
+          doc="`name=url,name2=url2`, or bare URLs named by their host"),
+    Field("web_endpoint", "WA_WEB_ENDPOINT", str, scope="source",
+          doc="the official monitoring stack's `host:port` (https assumed); one more target"),
+    Field("labels", None, Labels, factory=dict, show=dict, scope="target", target_key="labels"),
+)
+# fmt: on
+
+_SETTINGS = tuple(field for field in FIELDS if field.scope == "global")
+_INHERITED = tuple(field for field in _SETTINGS if field.target_key is not None)
+_BY_KEY = {field.key: field for field in FIELDS}
+
+# YAML key (= Settings field, except web_endpoint, which becomes a target) -> environment
+# variable. Nothing else is ever read from the environment, except the alert variables
+# (watchdog.config.alerts), one per rule and key of the `alerts` mapping.
+ENV_VARS: dict[str, str] = {field.key: field.env for field in FIELDS if field.env is not None}
+_TARGET_FIELDS = tuple(
+    [field for field in FIELDS if field.target_option and not field.credential]
+    + [field for field in FIELDS if field.target_option and field.credential]
+)
+# The keys a target may have in the YAML file, as `watchdog config` lists them.
+TARGET_OPTIONS: tuple[str, ...] = tuple(str(field.target_key) for field in _TARGET_FIELDS)
+# Settings a reload applies: the targets and the global values they inherit.
+RELOADABLE: tuple[str, ...] = tuple(field.key for field in FIELDS if field.reload == "reload")
+LOGGING_SETTINGS: tuple[str, ...] = tuple(
+    field.key for field in FIELDS if field.reload == "logging"
+)
+
+
+def inherit(raw: Mapping[str, Any], globals_: Mapping[str, Any]) -> dict[str, Any]:
+    """A raw target with every global value it does not set itself."""
+    # An explicit YAML null means "not set here", so the global value applies.
+    own = {key: value for key, value in raw.items() if value is not None}
+    target = dict(own)
+    for field in _INHERITED:
+        key = str(field.target_key)
+        if globals_.get(field.key) is None:
+            continue
+        if field.file_variant is not None:
+            # A credential is inherited as a whole: a target's own key file replaces the global
+            # key whether that was given inline or as a file, and likewise for the password.
+            if _BY_KEY[field.file_variant].target_key not in own:
+                target[key] = globals_[field.key]
+        elif key not in own:
+            target[key] = globals_[field.key]
+    return target
+
+
+def file_variants() -> list[tuple[str, str]]:
+    """(value key, file key) pairs: a value that may be given inline or read from a file."""
+    return [(field.key, field.file_variant) for field in FIELDS if field.file_variant]
+
+
+def secret_values(settings: Settings) -> Iterator[SecretStr | None]:
+    """Every configured secret, global and per target, for the log redactor."""
+    secrets = [field for field in _SETTINGS if field.secret]
+    for field in secrets:
+        yield getattr(settings, field.key)
+    for target in settings.targets:
+        for field in secrets:
+            yield getattr(target, str(field.target_key))
+
+
+def effective(settings: Settings) -> dict[str, Any]:
+    """Plain data keyed by YAML key, secrets masked; it reads back as a config file."""
+    return {field.key: field.show(getattr(settings, field.key)) for field in _SETTINGS}
+
+
+def effective_target(target: Target) -> dict[str, Any]:
+    """A target's options as ``effective`` shows them; its own secrets are not options."""
+    return {
+        str(field.target_key): field.show(getattr(target, str(field.target_key)))
+        for field in _TARGET_FIELDS
+    }
+
+
+def reference_rows() -> list[tuple[str, str, str, str]]:
+    """README.md's configuration table: variable, YAML key, default, meaning."""
+    rows = []
+    for field in FIELDS:
+        if field.scope == "target":
+            continue
+        default = field.doc_default
+        if default is None:
+            value = field.factory() if field.factory is not None else field.default
+            shown = field.show(value)
+            text = str(shown).lower() if isinstance(shown, bool) else shown
+            default = f"`{text}`" if text not in (None, [], {}) else "—"
+        rows.append((f"`{field.doc_env or field.env}`", f"`{field.key}`", default, field.doc))
+    rows.append((f"`{CONFIG_FILE_VAR}`", "—", "—", "the YAML file (environment only)"))
+    return rows

@@ -1,0 +1,104 @@
+"""The watchdog's HTTP surface: the Starlette app, its routes and their JSON and HTML bodies.
+
+`/livez` and `/readyz` answer for the watchdog itself and never follow the monitored API; only
+`/probe/{target}/...` does. The app's lifespan runs the daemon that `watchdog.app` assembled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from watchdog.alerts.model import Alert
+from watchdog.alerts.sinks.delivery import rfc3339
+from watchdog.export.exposition import Exposition
+from watchdog.state import State
+from watchdog.web.page import render_page
+from watchdog.web.status import probe_live, probe_ready, status
+
+if TYPE_CHECKING:
+    from watchdog.app import ReloadOnSignal, Watchdog
+
+__all__ = ["alert_json", "create_app"]
+
+
+def _time(epoch: float | None) -> str | None:
+    return None if epoch is None else rfc3339(epoch)
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert for `/api/v1/alerts`, in Alertmanager's field names where they exist."""
+    return {
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "state": alert.state.value,
+        "activeSince": _time(alert.active_since),
+        "startsAt": _time(alert.starts_at),
+        "endsAt": _time(alert.ends_at),
+        "fingerprint": alert.fingerprint,
+    }
+
+
+def create_app(watchdog: Watchdog, *, reloader: ReloadOnSignal | None = None) -> Starlette:
+    """The ASGI app; its lifespan starts and stops the poller (and SIGHUP reloads, if given)."""
+    state = watchdog.state
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with watchdog.running(reloader):
+            yield
+
+    exposition = Exposition(watchdog.registry, state)
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = await exposition.body(request.headers.get("accept", ""))
+        return Response(body, headers={"Content-Type": content_type})
+
+    async def livez(_: Request) -> Response:
+        if not watchdog.poller.running:
+            return JSONResponse({"status": "scheduler not running"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        if not state.polled_once():
+            return JSONResponse({"status": "waiting for the first poll of every target"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    def probe(
+        check: Callable[[State, str, float], tuple[bool, str]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def handler(request: Request) -> Response:
+            name = request.path_params["target"]
+            if state.target(name) is None:
+                return JSONResponse({"ok": False, "reason": f"unknown target {name!r}"}, 404)
+            ok, reason = check(state, name, watchdog.clock())
+            return JSONResponse({"ok": ok, "reason": reason}, status_code=200 if ok else 503)
+
+        return handler
+
+    async def api_status(_: Request) -> Response:
+        return JSONResponse(status(state, watchdog.clock()))
+
+    async def api_alerts(_: Request) -> Response:
+        return JSONResponse({"alerts": [alert_json(a) for a in watchdog.engine.alerts()]})
+
+    async def page(_: Request) -> Response:
+        return HTMLResponse(render_page(status(state, watchdog.clock())))
+
+    routes = [
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/livez", livez, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/probe/{target}/ready", probe(probe_ready), methods=["GET"]),
+        Route("/probe/{target}/live", probe(probe_live), methods=["GET"]),
+        Route("/api/v1/status", api_status, methods=["GET"]),
+        Route("/api/v1/alerts", api_alerts, methods=["GET"]),
+        Route("/", page, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
