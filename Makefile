@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  ## the layering of ARCHITECTURE.md (contracts in pyproject.toml)
 
 bench: $(STAMP)  ## every benchmark in benchmarks/ but cpu_profile.py, then one table of every figure (about 13 minutes)
 	$(BIN)/python benchmarks/run_all.py
