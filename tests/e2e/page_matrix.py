@@ -706,8 +706,8 @@ class _Run:
         }
         main = self._start_watchdog(stack, "watchdog", env, port)
         main.wait_answering(f"http://127.0.0.1:{port}/readyz")
-        self.progress(f"watchdog ready ({len(self.apikey_rows)} targets); one health interval more")
-        time.sleep(HEALTH_INTERVAL)
+        self.progress(f"watchdog ready ({len(self.apikey_rows)} targets); one health poll more")
+        _wait_health_polled_after(self.watchdogs["watchdog"][1], self.apikey_rows, time.time())
         _check_baseline(self.alertmanager, self.watchdogs["watchdog"][1], self.apikey_rows)
 
     def switch(self, stack: ExitStack) -> None:
@@ -839,6 +839,21 @@ class _Run:
                 listed_at_end=fingerprint in self.alertmanager.listed,
             )
         )
+
+
+def _wait_health_polled_after(client: httpx.Client, rows: Sequence[Row], since: float) -> None:
+    """Until every target's health poll has started again after `since`, so the baseline is
+    read after a poll that came after readiness, not after a guessed wait."""
+    deadline = time.monotonic() + 3 * HEALTH_INTERVAL
+    while True:
+        before, statuses = _status(client)
+        health = [statuses[row.target]["endpoints"]["health"] for row in rows]
+        ages = [endpoint["last_poll_age_seconds"] for endpoint in health]
+        if all(age is not None and before - age > since for age in ages):
+            return
+        if time.monotonic() > deadline:
+            raise MatrixError(f"no health poll after readiness within {3 * HEALTH_INTERVAL:.0f} s")
+        time.sleep(0.5)
 
 
 def _check_baseline(watch: _AlertmanagerReader, client: httpx.Client, rows: Sequence[Row]) -> None:
