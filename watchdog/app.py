@@ -130,7 +130,12 @@ def build_watchdog(
 ) -> Watchdog:
     """Wire state, clients, poller and collector from the settings (no I/O yet)."""
     targets = select_shard(settings.targets, settings.shard_index, settings.shard_count)
-    state = State(targets, clock=clock, expectation=settings.alerts.expectation())
+    state = State(
+        targets,
+        clock=clock,
+        expectation=settings.alerts.expectation(),
+        history=settings.history,
+    )
     factory = client_factory or api_clients(settings, redactor, clock)
     stats = NotificationStats()
     sinks = build_sinks(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import Expectation
@@ -40,8 +40,23 @@ def exit_code(document: dict[str, Any]) -> int:
     return int(Level[document["level"].upper()])
 
 
-def render_table(document: dict[str, Any]) -> str:
-    """One line per target and a line per failing endpoint, aligned for a terminal."""
+# SGR colours of the LEVEL column; the word is always there, the colour only helps.
+_COLOURS = {"OK": "32", "WARNING": "33", "CRITICAL": "31", "UNKNOWN": "35"}
+
+
+def wants_colour(stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Colour for a person at a terminal only: never into a pipe or a file, nor with NO_COLOR
+    set (the no-color.org convention) or a terminal that says it is dumb."""
+    try:
+        tty = bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # closed, or file-like without isatty
+        tty = False
+    return tty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+def render_table(document: dict[str, Any], *, colour: bool = False) -> str:
+    """One line per target and a line per failing endpoint, aligned for a terminal; with
+    *colour*, the LEVEL column in ANSI colours."""
     rows = [("TARGET", "LEVEL", "SUMMARY")]
     for target in document["targets"]:
         rows.append((target["name"], target["level"].upper(), target["summary"]))
@@ -49,5 +64,11 @@ def render_table(document: dict[str, Any]) -> str:
             if endpoint["ok"] is False:
                 rows.append(("", "", f"  {name}: {endpoint['detail'] or endpoint['reason']}"))
     width = [max(len(row[i]) for row in rows) for i in range(2)]
-    lines = [f"{a:<{width[0]}}  {b:<{width[1]}}  {c}".rstrip() for a, b, c in rows]
+    lines = []
+    for number, (a, b, c) in enumerate(rows):
+        level = f"{b:<{width[1]}}"
+        if colour and number and b in _COLOURS:
+            # Padded first, so the escape codes do not count towards the alignment.
+            level = f"\x1b[{_COLOURS[b]}m{b}\x1b[0m{level[len(b) :]}"
+        lines.append(f"{a:<{width[0]}}  {level}  {c}".rstrip())
     return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ from watchdog.base.durations import parse_duration
 from watchdog.base.errors import ConfigError
 from watchdog.base.log import configure_logging, get_logger
 from watchdog.base.redact import Redactor
-from watchdog.check import check_once, exit_code, render_table
+from watchdog.check import check_once, exit_code, render_table, wants_colour
 from watchdog.config.fields import secret_values
 from watchdog.config.settings import Settings, load_settings
 from watchdog.config.sharding import select_shard
@@ -217,7 +217,7 @@ def cmd_check(as_json: bool, environ: Mapping[str, str], out: TextIO, err: TextI
         json.dump(document, out, indent=2)
         out.write("\n")
     else:
-        out.write(render_table(document))
+        out.write(render_table(document, colour=wants_colour(out, environ)))
     return exit_code(document)
 
 

@@ -19,6 +19,16 @@ from watchdog.api.payloads import Health, Labels, Sample
 from watchdog.api.results import Observation
 from watchdog.base.histogram import bucket_index
 from watchdog.base.targets import Target
+from watchdog.timeline import (
+    DEGRADED,
+    DOWN,
+    NOT_REGISTERED,
+    OK,
+    TREND_SPAN,
+    Timeline,
+    Trend,
+    capacity_for,
+)
 
 # Values older than this many intervals are stale: not exported, not trusted by probes.
 STALE_AFTER_INTERVALS = 3
@@ -30,6 +40,12 @@ THROTTLED = (429, 503)
 # How long a series or a node unseen is remembered: a counter compared with a value older than
 # this would date too much growth at once (and vanished pods would pile up).
 SERIES_MEMORY = 3600.0
+# How far back every poll's result is kept for the status page (`history` setting).
+DEFAULT_HISTORY = 86400.0
+# The API's queue gauges drawn as trends per node (reference §3.2, app stats).
+QUEUE_GAUGES = ("pending_messages", "callback_queue_size")
+# More nodes than this per target would be a misconfiguration or churn; their trends are dropped.
+MAX_QUEUE_NODES = 32
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,8 @@ class EndpointState:
     """Everything known about one endpoint of one target."""
 
     interval: float
+    # Every poll's result, as far back as the `history` setting reaches.
+    timeline: Timeline = field(default_factory=lambda: Timeline(capacity_for(DEFAULT_HISTORY, 1)))
     last: Observation | None = None
     last_success: Observation | None = None
     polls: int = 0
@@ -125,12 +143,16 @@ class State:
         targets: Sequence[Target],
         clock: Callable[[], float] = time.time,
         expectation: Expectation | None = None,
+        history: float = DEFAULT_HISTORY,
     ) -> None:
         self.clock = clock
+        self.history = history
         # What the configuration says the gateways should be (alerts.gateway_down and
         # alerts.gateway_degraded): the same for every reader of the gateway verdict.
         self.expectation = expectation or Expectation()
         self._gateways: dict[str, GatewayMemory] = {}
+        # Queue gauges by target, then (gauge, node).
+        self._queues: dict[str, dict[tuple[str, str], Trend]] = {}
         self._lock = threading.Lock()
         # Bumped by every change, so readers can tell whether what they derived is current.
         self.version = 0
@@ -149,15 +171,20 @@ class State:
                     interval = endpoint.interval(target)
                     if interval <= 0:
                         continue
+                    capacity = capacity_for(self.history, interval)
                     old = self._endpoints.get((target.name, endpoint))
                     if old is not None:
                         old.interval = interval
+                        old.timeline.resize(capacity)
                         kept[(target.name, endpoint)] = old
                     else:
-                        kept[(target.name, endpoint)] = EndpointState(interval)
+                        kept[(target.name, endpoint)] = EndpointState(interval, Timeline(capacity))
             self._endpoints = kept
             self._gateways = {
                 name: memory for name, memory in self._gateways.items() if name in self._targets
+            }
+            self._queues = {
+                name: trends for name, trends in self._queues.items() if name in self._targets
             }
 
     @property
@@ -210,6 +237,11 @@ class State:
             memory = self._gateways.get(target)
         return gateway_verdict(health, self.expectation, memory, when)
 
+    def queues(self, target: str) -> dict[tuple[str, str], Trend]:
+        """The queue gauges of `target` per (gauge, node), as trends of the last hour."""
+        with self._lock:
+            return dict(self._queues.get(target, {}))
+
     def record(self, observation: Observation) -> Change | None:
         """Store one poll's observation; None when its target or endpoint is no longer known."""
         result = observation.result
@@ -223,11 +255,16 @@ class State:
             state.polls += 1
             state.duration_sum += result.duration
             state.bucket_counts[bucket_index(result.duration, DURATION_BUCKETS)] += 1
+            outcome = result.reason
             if observation.ok:
                 self._record_counters(state, observation)
+                outcome = OK
                 if observation.health is not None:
                     memory = self._gateways.setdefault(result.target, GatewayMemory())
                     memory.observe(observation.health, result.started_at)
+                    outcome = self._judge(observation.health, memory, result.started_at)
+                elif observation.samples is not None:
+                    self._record_queues(result.target, observation)
                 state.last_success = observation
                 state.consecutive_failures = 0
                 state.consecutive_throttled = 0
@@ -238,9 +275,40 @@ class State:
                 state.consecutive_throttled = (
                     state.consecutive_throttled + 1 if result.status_code in THROTTLED else 0
                 )
+            assert outcome is not None
+            state.timeline.append(result.started_at, outcome, result.status_code, result.duration)
         # A first success is not news; a first failure is.
         changed = was_ok != observation.ok if was_ok is not None else not observation.ok
         return Change(result.target, result.endpoint, changed, observation)
+
+    def _judge(self, health: Health, memory: GatewayMemory, at: float) -> str:
+        """What one health answer says, as its mark on the timeline."""
+        verdict = gateway_verdict(health, self.expectation, memory, at)
+        if not verdict.up:
+            return NOT_REGISTERED if verdict.not_registered else DOWN
+        return DEGRADED if verdict.degraded else OK
+
+    def _record_queues(self, target: str, observation: Observation) -> None:
+        assert observation.samples is not None
+        values: dict[tuple[str, str], float] = {}
+        for sample in observation.samples.samples:
+            if sample.name in QUEUE_GAUGES:
+                key = (sample.name, _node_of(sample.labels))
+                # Several series of one node (other labels) add up to the node's queue.
+                values[key] = values.get(key, 0.0) + sample.value
+        if not values:
+            return
+        at = observation.result.started_at
+        trends = self._queues.setdefault(target, {})
+        for key, value in values.items():
+            trend = trends.get(key)
+            if trend is None:
+                if len(trends) >= MAX_QUEUE_NODES * len(QUEUE_GAUGES):
+                    continue
+                trend = trends[key] = Trend()
+            trend.add(at, value)
+        for key in [k for k, trend in trends.items() if trend.last_at < at - TREND_SPAN]:
+            del trends[key]
 
     @staticmethod
     def _record_counters(state: EndpointState, observation: Observation) -> None:

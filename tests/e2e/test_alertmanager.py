@@ -84,7 +84,7 @@ def assert_contract(alert: dict[str, Any], alertname: str, severity: str, watche
     assert set(alert["annotations"]) == {"summary", "description"}
     assert watched.target in alert["annotations"]["summary"]
     assert alert["annotations"]["description"]
-    assert alert["generatorURL"] == watched.url
+    assert alert["generatorURL"] == f"{watched.url}/?target={watched.target}"
     assert alert["receivers"] == [{"name": "null"}]
     now = time.time()
     assert epoch(alert["startsAt"]) <= now + 1

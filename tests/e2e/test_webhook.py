@@ -114,13 +114,13 @@ def test_one_incident_is_one_firing_then_one_resolved_message(
         assert body["groupLabels"] == {"alertname": "WhatsAppOverloaded"}
         assert body["commonLabels"] == labels
         assert set(body["commonAnnotations"]) == {"summary", "description"}
-        assert body["externalURL"] == watched.url
+        assert body["externalURL"] == f"{watched.url}/?target={watched.target}"
         alert = alert_of(message)
         assert set(alert) == ALERT_KEYS
         assert alert["status"] == status
         assert alert["labels"] == labels
         assert alert["annotations"] == body["commonAnnotations"]
-        assert alert["generatorURL"] == watched.url
+        assert alert["generatorURL"] == f"{watched.url}/?target={watched.target}"
     # One incident: the same alert and group, ended after it started.
     assert firing.body["groupKey"] == resolved.body["groupKey"]
     assert alert_of(firing)["fingerprint"] == alert_of(resolved)["fingerprint"]

@@ -9,7 +9,13 @@ import pytest
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.results import Observation, PollResult, observe
 from watchdog.base.targets import Target
-from watchdog.state import DURATION_BUCKETS, SERIES_MEMORY, STALE_AFTER_INTERVALS, Growth, State
+from watchdog.state import (
+    DURATION_BUCKETS,
+    SERIES_MEMORY,
+    STALE_AFTER_INTERVALS,
+    Growth,
+    State,
+)
 
 NOW = 1_700_000_000.0
 

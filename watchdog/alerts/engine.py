@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from watchdog.alerts.checks import Condition, TargetView
 from watchdog.alerts.history import History
-from watchdog.alerts.model import Alert, AlertState, fingerprint
+from watchdog.alerts.model import Alert, AlertState, AlertView, fingerprint
 from watchdog.alerts.rules import Rule, default_rules
 from watchdog.base.log import get_logger
 from watchdog.state import Change, State
@@ -34,6 +34,8 @@ Notify = Callable[[Alert], None]
 class _Tracked:
     alert: Alert
     last_true: float
+    # Whether the last evaluation found the condition clear (a firing alert in hysteresis).
+    clear: bool = False
 
 
 class AlertEngine:
@@ -143,6 +145,7 @@ class AlertEngine:
                 tracked = active[key] = _Tracked(alert, now)
                 log.debug("alert_pending", alertname=rule.alertname, target=target_name)
             tracked.last_true = now
+            tracked.clear = False
             refreshed = tracked.alert.state is AlertState.FIRING and (
                 tracked.alert.annotations != annotations
             )
@@ -157,6 +160,7 @@ class AlertEngine:
             tracked = active[key]
             owner = self._rule(tracked.alert.name)
             keep = owner.keep_firing_for if owner else 0.0
+            tracked.clear = True
             if tracked.alert.state is AlertState.PENDING:
                 del active[key]
             elif now - tracked.last_true >= keep:
@@ -210,6 +214,21 @@ class AlertEngine:
         """Pending and firing alerts, then those resolved in the last 15 minutes."""
         active = [t.alert for alerts in self._active.values() for t in alerts.values()]
         return active + list(self._resolved.values())
+
+    def views(self, now: float | None = None) -> list[AlertView]:
+        """`alerts()` with the time left until each one's next transition, for people."""
+        when = self.clock() if now is None else now
+        views = []
+        for tracked in (t for alerts in self._active.values() for t in alerts.values()):
+            alert, rule = tracked.alert, self._rule(tracked.alert.name)
+            for_left = keep_left = None
+            if rule is not None and alert.state is AlertState.PENDING:
+                for_left = max(0.0, rule.for_ - (when - alert.active_since))
+            elif rule is not None and tracked.clear:
+                keep_left = max(0.0, rule.keep_firing_for - (when - tracked.last_true))
+            views.append(AlertView(alert, for_left, keep_left))
+        views.extend(AlertView(alert) for alert in self._resolved.values())
+        return views
 
     def counts(self) -> dict[tuple[str, str, str], int]:
         """Alerts per (alertname, severity, state) for pending and firing, zeros included."""

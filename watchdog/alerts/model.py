@@ -50,3 +50,16 @@ class Alert:
     @property
     def severity(self) -> str:
         return self.labels["severity"]
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An alert as people read it on the status page: how long until its next transition.
+
+    `for_left`: a pending alert fires after this many seconds if its condition holds.
+    `keep_firing_left`: a firing alert whose condition is already clear resolves after this
+    many seconds unless it comes back (`keep_firing_for`). None where it does not apply."""
+
+    alert: Alert
+    for_left: float | None = None
+    keep_firing_left: float | None = None

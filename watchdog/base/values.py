@@ -36,6 +36,7 @@ __all__ = [
     "ExternalUrl",
     "Flag",
     "HealthInterval",
+    "HistoryWindow",
     "Interval",
     "ListenAddress",
     "LogFormat",
@@ -63,6 +64,10 @@ MAX_TIMEOUT = 60.0
 # few polls (metrics are polled every 30s by default) and no longer than the history kept.
 MAX_ALERT_DURATION = 3600.0
 MIN_ALERT_WINDOW = 10.0
+# The status page draws the last hour, so history must reach that far; a week at 8 bytes a
+# poll is the most anyone has asked a status page for.
+MIN_HISTORY = 3600.0
+MAX_HISTORY = 7 * 86400.0
 
 AuthMode = Literal["apikey", "bearer", "auto"]
 LogFormat = Literal["auto", "json", "console"]
@@ -104,6 +109,16 @@ def _health_interval(value: object) -> float:
             f"must be at least {format_duration(MIN_HEALTH_INTERVAL)}, because the health "
             f"endpoint allows only 10 calls per 60 s shared by all callers "
             f"(got {format_duration(seconds)}{off})"
+        )
+    return seconds
+
+
+def _history(value: object) -> float:
+    seconds = parse_duration(value)
+    if not MIN_HISTORY <= seconds <= MAX_HISTORY:
+        raise ValueError(
+            f"must be from {format_duration(MIN_HISTORY)} (the hour the status page draws) to "
+            f"{format_duration(MAX_HISTORY)} (got {format_duration(seconds)})"
         )
     return seconds
 
@@ -319,6 +334,7 @@ def _url_list(*, secret_path: bool) -> Callable[[object], list[str]]:
 
 HealthInterval = Annotated[float, BeforeValidator(_health_interval)]
 Interval = Annotated[float, BeforeValidator(_interval)]
+HistoryWindow = Annotated[float, BeforeValidator(_history)]
 Timeout = Annotated[float, BeforeValidator(_timeout)]
 Flag = Annotated[bool, BeforeValidator(parse_bool)]
 Username = Annotated[str, BeforeValidator(_username)]

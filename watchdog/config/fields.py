@@ -30,6 +30,7 @@ from watchdog.base.values import (
     ExternalUrl,
     Flag,
     HealthInterval,
+    HistoryWindow,
     Interval,
     ListenAddress,
     LogFormatSetting,
@@ -186,6 +187,9 @@ FIELDS: tuple[Field, ...] = (
           doc_default="`http://<host name>:<listen port>`",
           doc="the status page's URL as people and Alertmanager reach it (Alertmanager "
           "`generatorURL`, webhook `externalURL`); no query or fragment; empty means unset"),
+    Field("history", "WATCHDOG_HISTORY", HistoryWindow, 86400.0, show=_duration,
+          doc="how far back the status page and `/api/v1/status` keep every poll's result, "
+          "per target and endpoint (8 bytes a poll; from `1h` to `168h`)"),
     Field("log_format", "WATCHDOG_LOG_FORMAT", LogFormatSetting, "auto", reload="logging",
           doc="`json`, `console`, or `auto` (JSON when stdout is not a terminal)"),
     Field("log_level", "WATCHDOG_LOG_LEVEL", LogLevelSetting, "info", reload="logging",

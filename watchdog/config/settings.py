@@ -33,6 +33,7 @@ from watchdog.base.values import (
     ExternalUrl,
     Flag,
     HealthInterval,
+    HistoryWindow,
     Interval,
     ListenAddress,
     LogFormatSetting,
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     basic_auth_users: BasicAuthUsers = Field(default_factory=dict)
     bearer_token_file: BearerTokenFile | None = None
     external_url: ExternalUrl = None
+    history: HistoryWindow = 86400.0
     log_format: LogFormatSetting = "auto"
     log_level: LogLevelSetting = "info"
     alertmanager_urls: UrlList = Field(default_factory=list)

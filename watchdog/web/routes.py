@@ -17,10 +17,11 @@ from starlette.routing import Route
 
 from watchdog.alerts.model import Alert
 from watchdog.alerts.sinks.delivery import rfc3339
+from watchdog.base.durations import format_duration, parse_duration
 from watchdog.export.exposition import Exposition
 from watchdog.state import State
 from watchdog.web.page import render_page
-from watchdog.web.status import probe_live, probe_ready, status
+from watchdog.web.status import DEFAULT_HISTORY, probe_live, probe_ready, status
 
 if TYPE_CHECKING:
     from watchdog.app import ReloadOnSignal, Watchdog
@@ -43,6 +44,27 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "endsAt": _time(alert.ends_at),
         "fingerprint": alert.fingerprint,
     }
+
+
+class _BadQuery(ValueError):
+    pass
+
+
+def _history_param(request: Request, kept: float) -> float:
+    """`?history=<duration>`: how much of each endpoint's history to include (`0`: none)."""
+    raw = request.query_params.get("history")
+    if raw is None:
+        return min(DEFAULT_HISTORY, kept)
+    try:
+        seconds = parse_duration(raw)
+    except ValueError as err:
+        raise _BadQuery(f"history: {err}") from None
+    if seconds > kept:
+        raise _BadQuery(
+            f"history: at most {format_duration(kept)} is kept (the history setting); "
+            f"got {format_duration(seconds)}"
+        )
+    return seconds
 
 
 def create_app(watchdog: Watchdog, *, reloader: ReloadOnSignal | None = None) -> Starlette:
@@ -82,14 +104,42 @@ def create_app(watchdog: Watchdog, *, reloader: ReloadOnSignal | None = None) ->
 
         return handler
 
-    async def api_status(_: Request) -> Response:
-        return JSONResponse(status(state, watchdog.clock()))
+    def document(request: Request, history: float) -> dict[str, Any] | Response:
+        only = request.query_params.get("target")
+        if only is not None and state.target(only) is None:
+            return JSONResponse({"error": f"unknown target {only!r}"}, 404)
+        now = watchdog.clock()
+        return status(state, now, alerts=watchdog.engine.views(now), history=history, only=only)
+
+    async def api_status(request: Request) -> Response:
+        try:
+            history = _history_param(request, state.history)
+        except _BadQuery as err:
+            return JSONResponse({"error": str(err)}, 400)
+        found = document(request, history)
+        return found if isinstance(found, Response) else JSONResponse(found)
 
     async def api_alerts(_: Request) -> Response:
         return JSONResponse({"alerts": [alert_json(a) for a in watchdog.engine.alerts()]})
 
-    async def page(_: Request) -> Response:
-        return HTMLResponse(render_page(status(state, watchdog.clock())))
+    async def page(request: Request) -> Response:
+        # An unknown `?target=` still gets the page (the link may be from an old alert).
+        only = request.query_params.get("target")
+        now = watchdog.clock()
+        focus = only if only is not None and state.target(only) is not None else None
+        views = watchdog.engine.views(now)
+        return HTMLResponse(
+            render_page(
+                status(
+                    state,
+                    now,
+                    alerts=views,
+                    history=min(DEFAULT_HISTORY, state.history),
+                    only=focus,
+                ),
+                focus=only,
+            )
+        )
 
     routes = [
         Route("/metrics", metrics, methods=["GET"]),

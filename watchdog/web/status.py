@@ -6,16 +6,18 @@ One reading of the state serves `/probe/...`, `/api/v1/status`, the status page 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from watchdog.alerts.model import AlertView
 from watchdog.api.diagnosis import api_error_text, diagnose
 from watchdog.api.endpoints import RATE_LIMITED, Endpoint
 from watchdog.base.log import get_logger
 from watchdog.base.targets import Target
 from watchdog.state import Change, EndpointState, State
+from watchdog.web import recent
 
 log = get_logger(__name__)
 
@@ -27,6 +29,21 @@ class Level(IntEnum):
     WARNING = 1
     CRITICAL = 2
     UNKNOWN = 3
+
+    @property
+    def rank(self) -> int:
+        """How bad, for "the worst of": a known problem outranks not knowing."""
+        return _RANKS[self]
+
+
+_RANKS = {Level.OK: 0, Level.UNKNOWN: 1, Level.WARNING: 2, Level.CRITICAL: 3}
+_ALERT_LEVELS = {severity: Level(value) for severity, value in recent.SEVERITY_LEVELS.items()}
+# How much history `/api/v1/status` carries unless asked: the hour the status page draws.
+DEFAULT_HISTORY = 3600.0
+
+
+def worst(levels: Iterable[Level], default: Level = Level.UNKNOWN) -> Level:
+    return max(levels, key=lambda level: level.rank, default=default)
 
 
 @dataclass(frozen=True)
@@ -105,7 +122,9 @@ def _age(now: float, at: float | None) -> float | None:
     return None if at is None else round(max(0.0, now - at), 3)
 
 
-def endpoint_status(state: EndpointState, now: float) -> dict[str, Any]:
+def endpoint_status(
+    state: EndpointState, now: float, history_start: float | None = None
+) -> dict[str, Any]:
     last = state.last.result if state.last else None
     error = last.api_error if last else None
     diagnosis = diagnose(last) if last else None
@@ -138,12 +157,30 @@ def endpoint_status(state: EndpointState, now: float) -> dict[str, Any]:
         "backoff_remaining_seconds": round(backoff, 3),
         "polls": state.polls,
         "errors": dict(state.errors),
+        "history": recent.history(state.timeline, now if history_start is None else history_start),
     }
 
 
-def target_status(state: State, target: Target, now: float) -> dict[str, Any]:
+def target_status(
+    state: State,
+    target: Target,
+    now: float,
+    *,
+    firing: Iterable[dict[str, Any]] = (),
+    history: float = DEFAULT_HISTORY,
+) -> dict[str, Any]:
+    """One target's part of the status document. *firing* are the firing alerts (as
+    `recent.alerts_doc` lists them, most severe first): the target's level is never milder
+    than the most severe of its own."""
     endpoints = state.endpoints(target.name)
     result = verdict(state, target.name, now)
+    own = [a for a in firing if a["target"] == target.name]
+    levels = [(_ALERT_LEVELS.get(a["severity"]), a["alertname"]) for a in own]
+    level = worst([result.level, *(lvl for lvl, _ in levels if lvl is not None)])
+    # The alert that says so: the most severe firing one at the target's level, whether it
+    # raised the level or confirms what the polls say (on-call reads the alert's name first).
+    level_alert = next((name for lvl, name in levels if lvl is level), None)
+    health_state = endpoints.get(Endpoint.HEALTH)
     health = state.health(target.name, now)
     gateway = state.gateway(target.name, now)
     nodes = []
@@ -159,9 +196,13 @@ def target_status(state: State, target: Target, now: float) -> dict[str, Any]:
             for n in health.nodes
         ]
     ready, ready_reason = probe_ready(state, target.name, now)
+    start = now - history
     return {
         "name": target.name,
-        "level": result.level.name.lower(),
+        "level": level.name.lower(),
+        "poll_level": result.level.name.lower(),
+        "level_alert": level_alert,
+        "alerts": list(dict.fromkeys(a["alertname"] for a in own)),
         "summary": result.summary,
         "ready": ready,
         "ready_reason": ready_reason,
@@ -178,16 +219,46 @@ def target_status(state: State, target: Target, now: float) -> dict[str, Any]:
             else None
         ),
         "version": health.version if health else None,
+        "api_status": health.api_status if health else None,
+        "uptime_percent": (
+            recent.uptime(health_state.timeline, now)
+            if health_state is not None
+            else dict.fromkeys(recent.UPTIME_WINDOWS)
+        ),
+        "queues": recent.queues(state.queues(target.name), max(start, now - 3600.0)),
         "nodes": nodes,
-        "endpoints": {e.value: endpoint_status(s, now) for e, s in endpoints.items()},
+        "endpoints": {e.value: endpoint_status(s, now, start) for e, s in endpoints.items()},
     }
 
 
-def status(state: State, now: float) -> dict[str, Any]:
-    """The `/api/v1/status` document."""
-    targets = [target_status(state, t, now) for t in state.targets]
-    worst = max((Level[t["level"].upper()] for t in targets), default=Level.UNKNOWN)
-    return {"level": worst.name.lower(), "polled_once": state.polled_once(), "targets": targets}
+def status(
+    state: State,
+    now: float,
+    *,
+    alerts: Iterable[AlertView] = (),
+    history: float = DEFAULT_HISTORY,
+    only: str | None = None,
+) -> dict[str, Any]:
+    """The `/api/v1/status` document: *alerts* (the engine's views) listed and folded into the
+    verdicts, *history* seconds of every endpoint's polls, every target or *only* one (the
+    overall level is still every target's)."""
+    listed = recent.alerts_doc(alerts)
+    every = [
+        target_status(
+            state, t, now, firing=listed["firing"], history=history if only in (None, t.name) else 0
+        )
+        for t in state.targets
+    ]
+    overall = worst(Level[t["level"].upper()] for t in every)
+    targets = [t for t in every if only in (None, t["name"])]
+    return {
+        "level": overall.name.lower(),
+        "polled_once": state.polled_once(),
+        "generated_at": now,
+        "history_seconds": history,
+        "alerts": listed,
+        "targets": targets,
+    }
 
 
 class VerdictLog:

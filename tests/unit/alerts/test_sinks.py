@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from watchdog.alerts.model import Alert, AlertState
 from watchdog.alerts.sinks import build_sinks
 from watchdog.alerts.sinks.alertmanager import AlertmanagerSink, alertmanager_body
-from watchdog.alerts.sinks.delivery import Backoff, NotificationStats, Sink, rfc3339
+from watchdog.alerts.sinks.delivery import Backoff, NotificationStats, Sink, page_url, rfc3339
 from watchdog.alerts.sinks.log import LogSink
 from watchdog.alerts.sinks.webhook import ZERO_TIME, WebhookSink, webhook_payload
 from watchdog.base.redact import MASK, Redactor
@@ -255,14 +255,14 @@ def test_alertmanager_body_shape_and_times() -> None:
             "annotations": fire.annotations,
             "startsAt": "2026-11-25T10:00:00.000Z",
             "endsAt": "2026-11-25T10:05:40.000Z",  # now (10:01:40) + 240 s
-            "generatorURL": STATUS_PAGE,
+            "generatorURL": STATUS_PAGE + "?target=a",
         },
         {
             "labels": done.labels,
             "annotations": done.annotations,
             "startsAt": "2026-11-25T09:59:00.000Z",
             "endsAt": "2026-11-25T10:01:30.000Z",
-            "generatorURL": STATUS_PAGE,
+            "generatorURL": STATUS_PAGE + "?target=b",
         },
     ]
     assert set(body[0]["labels"]) == {"alertname", "severity", "target", "node"}
@@ -435,6 +435,27 @@ async def test_alertmanager_stop_gives_up_after_grace_when_url_is_down() -> None
 NAME_GROUP = '{alertname="WhatsAppOverloaded"}'
 
 
+@pytest.mark.parametrize(
+    ("status_url", "target", "link"),
+    [
+        ("https://wd.example", "shop eu/1", "https://wd.example/?target=shop%20eu%2F1"),
+        ("https://wd.example/wa/", "a&b=c#d", "https://wd.example/wa/?target=a%26b%3Dc%23d"),
+        ("http://127.0.0.1:9877/status", "prod", "http://127.0.0.1:9877/status?target=prod"),
+    ],
+)
+def test_alert_links_open_the_status_page_at_the_alerts_target(
+    status_url: str, target: str, link: str
+) -> None:
+    """generatorURL and externalURL take people to the target's part of the page, whatever
+    characters its name holds."""
+    alert = firing(target)
+    assert page_url(status_url, alert) == link
+    [sent] = alertmanager_body([alert], now=T0, resend_interval=60.0, generator_url=status_url)
+    assert sent["generatorURL"] == link
+    message = webhook_payload(alert, external_url=status_url)
+    assert message["externalURL"] == message["alerts"][0]["generatorURL"] == link
+
+
 def test_webhook_payload_matches_alertmanager_webhook_format() -> None:
     """The message has Alertmanager's webhook (version 4) fields, for firing and resolved."""
     alert = firing()
@@ -448,7 +469,7 @@ def test_webhook_payload_matches_alertmanager_webhook_format() -> None:
         "groupLabels": {"alertname": "WhatsAppOverloaded"},
         "commonLabels": alert.labels,
         "commonAnnotations": alert.annotations,
-        "externalURL": STATUS_PAGE,
+        "externalURL": STATUS_PAGE + "?target=wa",
         "alerts": [
             {
                 "status": "firing",
@@ -456,7 +477,7 @@ def test_webhook_payload_matches_alertmanager_webhook_format() -> None:
                 "annotations": alert.annotations,
                 "startsAt": "2026-11-25T10:00:00.000Z",
                 "endsAt": ZERO_TIME,
-                "generatorURL": STATUS_PAGE,
+                "generatorURL": STATUS_PAGE + "?target=wa",
                 "fingerprint": alert.fingerprint,
             }
         ],

@@ -282,7 +282,9 @@ _json_values = st.recursive(
 )
 
 
-@given(event=st.dictionaries(st.text(), _json_values))
+# `exc_info` is not content but an instruction: structlog renders it into `exception` (or drops
+# it when falsy), so it is left out here and has tests of its own.
+@given(event=st.dictionaries(st.text().filter(lambda key: key != "exc_info"), _json_values))
 def test_redactor_never_raises(event: dict[str, Any]) -> None:
     """Any JSON-like event dict is redacted, key for key. The redactor swallows its own errors
     into a stub event (fails closed), so not raising alone would prove nothing: the stub's

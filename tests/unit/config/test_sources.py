@@ -78,8 +78,8 @@ INVALID = [
         "web_username, web_password, web_password_file, auth_mode, health_interval, "
         "metrics_interval, stats_app_interval, stats_db_interval, timeout, tls_ca_file, "
         "tls_insecure, listen, tls_cert_file, tls_key_file, basic_auth_users, bearer_token_file, "
-        "external_url, log_format, log_level, alertmanager_urls, webhook_urls, shard, targets, "
-        "web_endpoint, alerts",
+        "external_url, history, log_format, log_level, alertmanager_urls, webhook_urls, shard, "
+        "targets, web_endpoint, alerts",
     ),
     case(
         "yaml-scalars",
@@ -88,6 +88,16 @@ INVALID = [
         "tls_insecure in {tmp}/scalars.yaml: must be true or false (yes/no and 1/0 also work) "
         "(got 'maybe')",
         "alertmanager_urls[1] in {tmp}/scalars.yaml: URL 'am2' must start with http:// or https://",
+    ),
+    case(
+        "history-shorter-than-the-page",
+        {"WATCHDOG_HISTORY": "30m"},
+        "WATCHDOG_HISTORY: must be from 1h (the hour the status page draws) to 168h (got 30m)",
+    ),
+    case(
+        "history-over-a-week",
+        {"WATCHDOG_HISTORY": "200h"},
+        "WATCHDOG_HISTORY: must be from 1h (the hour the status page draws) to 168h (got 200h)",
     ),
 ]
 
@@ -127,6 +137,13 @@ def test_env_wins_over_yaml_for_scalars(tmp: str) -> None:
     assert settings.timeout == 7.0
     assert settings.log_level == "debug"
     assert (settings.listen_host, settings.listen_port) == ("::1", 9000)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("2h", 7200.0), ("1h", 3600.0), ("168h", 604800.0)])
+def test_history_is_a_duration_from_an_hour_to_a_week(tmp: str, value: str, seconds: float) -> None:
+    """WATCHDOG_HISTORY: how far back every poll's result is kept (24 h unless set)."""
+    assert load(tmp, WATCHDOG_HISTORY=value).history == seconds
+    assert load(tmp).history == 86400.0
 
 
 def test_yaml_lists_and_env_comma_lists(tmp: str) -> None:

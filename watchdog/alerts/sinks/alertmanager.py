@@ -35,6 +35,7 @@ from watchdog.alerts.sinks.delivery import (
     HttpEndpoint,
     NotificationStats,
     http_client,
+    page_url,
     post_json,
     rfc3339,
     wait_until,
@@ -78,7 +79,7 @@ def alertmanager_body(
                 "annotations": dict(alert.annotations),
                 "startsAt": rfc3339(starts_at),
                 "endsAt": rfc3339(ends_at),
-                "generatorURL": generator_url,
+                "generatorURL": page_url(generator_url, alert),
             }
         )
     return body

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -33,6 +33,7 @@ __all__ = [
     "NotificationStats",
     "Sink",
     "http_client",
+    "page_url",
     "post_json",
     "rfc3339",
     "wait_until",
@@ -78,6 +79,15 @@ class Sink(Protocol):
 
     async def stop(self, grace: float = 5.0) -> None:
         """Deliver what is queued within *grace* seconds, then stop the tasks."""
+
+
+def page_url(status_url: str, alert: Alert) -> str:
+    """The status page opened at the alert's target: where its link takes people.
+
+    *status_url* has no query or fragment (the `external_url` setting refuses them)."""
+    parts = urlsplit(status_url)
+    query = "target=" + quote(alert.labels.get("target", ""), safe="")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
 
 
 def rfc3339(epoch: float) -> str:

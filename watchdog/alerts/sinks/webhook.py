@@ -28,6 +28,7 @@ from watchdog.alerts.sinks.delivery import (
     HttpEndpoint,
     NotificationStats,
     http_client,
+    page_url,
     post_json,
     rfc3339,
     wait_until,
@@ -58,8 +59,11 @@ def group_key(alert: Alert) -> str:
 
 
 def webhook_payload(alert: Alert, *, external_url: str) -> Message:
-    """Alertmanager's webhook message (version 4) for one alert's transition."""
+    """Alertmanager's webhook message (version 4) for one alert's transition.
+
+    Both links open the status page at the alert's target: the message holds just that alert."""
     status = alert.state.value
+    link = page_url(external_url, alert)
     labels, annotations = dict(alert.labels), dict(alert.annotations)
     starts_at = alert.starts_at if alert.starts_at is not None else alert.active_since
     ends_at = ZERO_TIME
@@ -74,7 +78,7 @@ def webhook_payload(alert: Alert, *, external_url: str) -> Message:
         "groupLabels": {"alertname": alert.name},
         "commonLabels": labels,
         "commonAnnotations": annotations,
-        "externalURL": external_url,
+        "externalURL": link,
         "alerts": [
             {
                 "status": status,
@@ -82,7 +86,7 @@ def webhook_payload(alert: Alert, *, external_url: str) -> Message:
                 "annotations": dict(annotations),
                 "startsAt": rfc3339(starts_at),
                 "endsAt": ends_at,
-                "generatorURL": external_url,
+                "generatorURL": link,
                 "fingerprint": alert.fingerprint,
             }
         ],
