@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint format bench clean
+.PHONY: demo test test-fast lint format bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## every benchmark in benchmarks/ but cpu_profile.py, then one table of every figure (about 13 minutes)
 	$(BIN)/python benchmarks/run_all.py
+
+screenshots: $(STAMP)  ## docs/status-*.png: the status page of three simulated deployments in headless Chromium (about five minutes)
+	$(BIN)/python docs/screenshots.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -181,6 +181,11 @@ def endpoint_table(out: list[str], endpoints: dict[str, dict[str, Any]]) -> None
         ok = doc.get("ok")
         result = "pending" if ok is None else "ok" if ok else doc.get("detail") or doc.get("reason")
         css = "unknown" if ok is None else "ok" if ok else "critical"
+        history = doc.get("history") or {}
+        if ok and history.get("result"):
+            # A health answer is judged by its gateways: "ok" beside "gateway down" would
+            # contradict the verdict above it.
+            result, css = history["result"][-1], level_class(history["mark"][-1])
         errors = ", ".join(f"{k}: {v}" for k, v in sorted((doc.get("errors") or {}).items()))
         out.append(
             f'<tr><td>{escape(name)}</td><td class="r-{css} wrap">{escape(str(result))}</td>'

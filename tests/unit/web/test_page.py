@@ -399,6 +399,18 @@ def test_an_error_shared_by_endpoints_is_told_once_naming_each() -> None:
     assert backoff.text().count("slowed down") == 3
 
 
+def test_the_endpoint_table_judges_a_health_answer_by_its_gateways() -> None:
+    """A 200 whose gateway is down is not "ok" beside a critical verdict."""
+    target = target_doc()
+    health = target["endpoints"]["health"]["history"]
+    health["result"][-1], health["mark"][-1] = "gateway down", "critical"
+    page = parse(render_page(document(target)))
+    rows = {row.all("td")[0].text(): row.all("td")[1] for row in page.all("tr") if row.all("td")}
+    assert rows["health"].text() == "gateway down"
+    assert "r-critical" in rows["health"].attrs["class"].split()
+    assert rows["stats_app"].text() == "ok"
+
+
 def test_focus_shows_one_target_and_every_alert() -> None:
     doc = document(
         target_doc("a"),
