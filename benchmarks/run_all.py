@@ -43,6 +43,7 @@ SEQUENCE: list[tuple[str, list[str]]] = [
     ("probe_fanout.py", []),
     ("page_matrix.py", []),
     ("fault_matrix.py", []),
+    ("status_page.py", []),
 ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, RATE_LIMITED, REASONS
@@ -204,6 +205,5 @@ class Trend:
         return self._at[-1] if self._at else 0
 
     def since(self, start: float) -> tuple[list[int], list[float]]:
-        at = self._at.tolist()
-        first = next((i for i, t in enumerate(at) if t >= start), len(at))
-        return at[first:], self._values[first:].tolist()
+        first = bisect_left(self._at, math.ceil(start))
+        return self._at[first:].tolist(), self._values[first:].tolist()

@@ -80,6 +80,9 @@ def main(where: str) -> None:
 
     app = Starlette(routes=[Route("/mark", mark)], lifespan=lifespan)
     sock = bind("127.0.0.1", 0)
+    # Listening before the port is told: a request sent before uvicorn's loop runs waits in the
+    # backlog instead of being refused (the test connects as soon as it reads the port).
+    sock.listen(16)
     print(f"port={sock.getsockname()[1]}", file=sys.stderr, flush=True)
     serve(app, sock)
     log.info("serve_returned")

@@ -11,6 +11,7 @@ descriptions come from the monitored API.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -29,7 +30,7 @@ from watchdog.web.page_details import (
 from watchdog.web.page_style import STYLE
 from watchdog.web.svg import Hour, clock, latency, strip
 
-__all__ = ["render_page"]
+__all__ = ["page_parts", "render_page"]
 
 
 def _link(target: str) -> str:
@@ -40,6 +41,15 @@ def render_page(
     status: dict[str, Any], *, refresh_seconds: int = 10, focus: str | None = None
 ) -> str:
     """The page for *status*; with *focus* (`?target=`), only that target and every alert."""
+    return "".join(page_parts(status, refresh_seconds=refresh_seconds, focus=focus))
+
+
+def page_parts(
+    status: dict[str, Any], *, refresh_seconds: int = 10, focus: str | None = None
+) -> Iterator[str]:
+    """`render_page` in parts: the head with the verdict and the alerts, then one part per
+    target, then the foot. The server sends each part as it is made, so a page of a hundred
+    targets (several MB) never exists whole in memory, and the event loop runs between parts."""
     now = float(status.get("generated_at") or time.time())
     hour = Hour(now)
     level = level_class(status.get("level"))
@@ -76,14 +86,16 @@ def render_page(
         _index(out, shown)
     if not targets:
         out.append("<p>No targets configured for this replica.</p>")
+    yield "".join(out)
     for target in shown:
+        out = []
         _target(out, target, hour)
-    out.append(
+        yield "".join(out)
+    yield (
         f'<footer class="meta">Generated {time_of(now, now)}; refreshes every '
         f"{int(refresh_seconds)} s. Strips show the last hour, oldest left.</footer>"
         "</body></html>"
     )
-    return "".join(out)
 
 
 def _counts(alerts: dict[str, list[dict[str, Any]]]) -> str:

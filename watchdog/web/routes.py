@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from watchdog.alerts.model import Alert
@@ -20,7 +21,7 @@ from watchdog.alerts.sinks.delivery import rfc3339
 from watchdog.base.durations import format_duration, parse_duration
 from watchdog.export.exposition import Exposition
 from watchdog.state import State
-from watchdog.web.page import render_page
+from watchdog.web.page import page_parts
 from watchdog.web.status import DEFAULT_HISTORY, probe_live, probe_ready, status
 
 if TYPE_CHECKING:
@@ -128,18 +129,18 @@ def create_app(watchdog: Watchdog, *, reloader: ReloadOnSignal | None = None) ->
         now = watchdog.clock()
         focus = only if only is not None and state.target(only) is not None else None
         views = watchdog.engine.views(now)
-        return HTMLResponse(
-            render_page(
-                status(
-                    state,
-                    now,
-                    alerts=views,
-                    history=min(DEFAULT_HISTORY, state.history),
-                    only=focus,
-                ),
-                focus=only,
-            )
+        document = status(
+            state, now, alerts=views, history=min(DEFAULT_HISTORY, state.history), only=focus
         )
+
+        async def parts() -> AsyncIterator[bytes]:
+            # One target at a time, with the loop free between them: polls due meanwhile go
+            # out on time, and no whole page of several MB is ever held in memory.
+            for part in page_parts(document, focus=only):
+                yield part.encode()
+                await asyncio.sleep(0)
+
+        return StreamingResponse(parts(), media_type="text/html; charset=utf-8")
 
     routes = [
         Route("/metrics", metrics, methods=["GET"]),

@@ -24,6 +24,7 @@ _EDGE = 60  # seconds of room right of "now": a mark is drawn from its poll onwa
 _STRIP_HEIGHT = 20
 _CHART_HEIGHT = 100  # viewBox units; the CSS sets the height on screen
 _MARGIN = 5
+_TREND_POINTS = 30  # at most this many points (and one more) in a queue's trend
 _USABLE = _CHART_HEIGHT - 2 * _MARGIN
 # A height above the chart's bottom margin as the y coordinate that SVG counts from the top.
 _YS = [str(_CHART_HEIGHT - _MARGIN - height) for height in range(_USABLE + 1)]
@@ -207,11 +208,20 @@ def queue(out: list[str], doc: dict[str, Any], hour: Hour) -> None:
     gauge, node = escape(str(doc["gauge"])), escape(str(doc["node"]))
     at: list[int] = doc.get("at") or []
     low, high = hour.span(at)
-    times = at[low:high]
-    most, heights = _heights(doc["values"][low:high])
+    # A trend is read by its shape: every few of the hour's points are enough (the newest
+    # always among them), and a page of a hundred HA targets draws a thousand trends.
+    step = max(1, (high - low) // _TREND_POINTS)
+    times = at[low:high][::-1][::step][::-1]
+    values = doc["values"][low:high]
+    most, heights = _heights(values[::-1][::step][::-1])
+    try:  # the caption's highest is the hour's, not only the drawn points'
+        highest = max(values, default=0.0)
+        most = highest if math.isfinite(highest) and highest > most else most
+    except TypeError:
+        pass
     first = times[0] if times else hour.first
     width = max(hour.last - first, 1)
-    points = " ".join(f"{t - first} {_YS[h]}" for t, h in zip(times, heights, strict=True))
+    points = " ".join([f"{t - first} {_YS[h]}" for t, h in zip(times, heights, strict=True)])
     who = node or "the single instance"
     now = _number(float(doc["value"]))
     out.append(

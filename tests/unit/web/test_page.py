@@ -366,7 +366,11 @@ def test_latency_queues_backoff_and_the_api_error() -> None:
         for g in ("pending_messages", "callback_queue_size")
         for n in ("wa-core-1", "wa-core-2")
     }
-    assert all(len(points(q)) == 120 for q in queues)
+    # An hour of 120 points is drawn as every 4th, the newest among them, at the right end.
+    for svg in queues:
+        drawn = points(svg)
+        assert len(drawn) == 30
+        assert drawn[-1][0] == float(svg.attrs["viewbox"].split()[2])
     # A row per node, a column per gauge: the latest value beside its trend.
     rows = [row for row in page.one("table", class_="queues").all("tr") if row.all("td")]
     assert [row.all("td")[0].text() for row in rows] == ["wa-core-1", "wa-core-2"]
