@@ -31,13 +31,19 @@ from watchdog.memory import collect_on_schedule, tune_allocator
 from watchdog.reload import daemon_reloader
 from watchdog.simulator import (
     DESCRIPTIONS,
+    GRAPH_DESCRIPTIONS,
     Deployment,
+    GraphConfig,
+    GraphDeployment,
+    GraphScenario,
     KeyScope,
     Scenario,
     SimulatorConfig,
     Topology,
+    serve_graph,
     serve_simulator,
 )
+from watchdog.simulator.graph import DEMO_TOKEN, PHONE_NUMBER_ID, WABA_ID
 from watchdog.web.access import protect
 from watchdog.web.routes import create_app
 from watchdog.web.serving import bind, serve
@@ -90,14 +96,42 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _simulate_parser(p: argparse.ArgumentParser) -> None:
-    p.description = "Serve a simulated WhatsApp Business On-Premises API (monitoring endpoints)."
-    p.epilog = "Scenarios: " + "; ".join(f"{s.value}: {d}" for s, d in DESCRIPTIONS.items())
+    p.description = (
+        "Serve a simulated WhatsApp Business On-Premises API (monitoring endpoints), or with "
+        "--kind cloud the Cloud API (Meta Graph API)."
+    )
+    p.epilog = (
+        "Scenarios: "
+        + "; ".join(f"{s.value}: {d}" for s, d in DESCRIPTIONS.items())
+        + ". Cloud API scenarios (--kind cloud): "
+        + "; ".join(f"{s.value}: {d}" for s, d in GRAPH_DESCRIPTIONS.items())
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=9876, help="port to listen on (default 9876)")
+    p.add_argument(
+        "--kind",
+        choices=["onprem", "cloud"],
+        default="onprem",
+        help="onprem (default): the On-Premises API; cloud: the Cloud API (Meta Graph API), "
+        "which takes only --graph-token, --phone-number-id, --waba-id and --scenario",
+    )
     p.add_argument("--topology", choices=[t.value for t in Topology], default="single")
     p.add_argument("--coreapps", type=int, default=3, help="coreapp nodes (ha, multiconnect)")
     p.add_argument("--shards", type=int, default=2, help="connected shards (multiconnect)")
-    p.add_argument("--scenario", choices=[s.value for s in Scenario], default="healthy")
+    # One list for both kinds; cmd_simulate refuses a name of the other kind.
+    names = dict.fromkeys([*(s.value for s in Scenario), *(s.value for s in GraphScenario)])
+    p.add_argument("--scenario", choices=list(names), default="healthy")
+    p.add_argument(
+        "--graph-token",
+        help="cloud: the access token the simulated Graph accepts "
+        "(default: $WA_CLOUD_ACCESS_TOKEN, else the well-known demo token)",
+    )
+    p.add_argument(
+        "--phone-number-id",
+        action="append",
+        help=f"cloud: a phone number id; repeat for several (default {PHONE_NUMBER_ID})",
+    )
+    p.add_argument("--waba-id", default=WABA_ID, help=f"cloud: the WABA id (default {WABA_ID})")
     p.add_argument(
         "--webapps",
         type=_positive,
@@ -221,7 +255,13 @@ def cmd_check(as_json: bool, environ: Mapping[str, str], out: TextIO, err: TextI
     return exit_code(document)
 
 
-def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str], err: TextIO) -> int:
+    kinds = {"onprem": Scenario, "cloud": GraphScenario}
+    if args.scenario not in {s.value for s in kinds[args.kind]}:
+        print(f"--scenario {args.scenario} is not a scenario of --kind {args.kind}", file=err)
+        return EXIT_CONFIG
+    if args.kind == "cloud":
+        return _simulate_cloud(args, environ, err)
     redactor = configure_logging(level=args.log_level, fmt=args.log_format)
     log = get_logger("watchdog.simulator")
     key = args.api_key or environ.get("WA_API_KEY") or DEMO_KEY
@@ -276,6 +316,36 @@ def cmd_simulate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+def _simulate_cloud(args: argparse.Namespace, environ: Mapping[str, str], err: TextIO) -> int:
+    redactor = configure_logging(level=args.log_level, fmt=args.log_format)
+    log = get_logger("watchdog.simulator")
+    token = args.graph_token or environ.get("WA_CLOUD_ACCESS_TOKEN") or DEMO_TOKEN
+    redactor.add(token)
+    try:
+        config = GraphConfig(
+            token=token,
+            phone_number_ids=tuple(args.phone_number_id or (PHONE_NUMBER_ID,)),
+            waba_id=args.waba_id,
+            scenario=GraphScenario(args.scenario),
+        )
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    if token == DEMO_TOKEN and args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("simulator_demo_token_exposed", host=args.host)
+    log.info(
+        "simulator_starting",
+        url=f"http://{args.host}:{args.port}",
+        kind="cloud",
+        scenario=args.scenario,
+        phone_number_ids=list(config.phone_number_ids),
+        waba_id=config.waba_id,
+        demo_token=token == DEMO_TOKEN,
+    )
+    serve_graph(GraphDeployment(config), args.host, args.port)
+    return EXIT_OK
+
+
 def main(
     argv: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -288,7 +358,7 @@ def main(
     stdout = out or sys.stdout
     stderr = err or sys.stderr
     if args.command == "simulate":
-        return cmd_simulate(args, env)
+        return cmd_simulate(args, env, stderr)
     if args.command == "config":
         return cmd_config(env, stdout, stderr)
     if args.command == "check":

@@ -110,3 +110,52 @@ def test_simulate_serves_ha_health_with_the_key(
     assert "simulator_starting" in output
     assert KEY not in output
     assert PASSWORD not in output
+
+
+GRAPH_TOKEN = "EAAcli-test-graph-token-0123456789"
+
+
+def test_simulate_cloud_serves_graph_with_the_token() -> None:
+    """`watchdog simulate --kind cloud` answers the phone number in the scenario asked for, with
+    the usage header, refuses another token, and never logs the token."""
+    port = _free_port()
+    env = {**os.environ, "WA_CLOUD_ACCESS_TOKEN": GRAPH_TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watchdog", "simulate", "--kind", "cloud", "--port", str(port),
+         "--phone-number-id", "111", "--phone-number-id", "222", "--waba-id", "333",
+         "--scenario", "quality_red", "--log-format", "json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url + "/_sim/state", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        bearer = {"Authorization": f"Bearer {GRAPH_TOKEN}"}
+        ok = httpx.get(url + "/v25.0/222?fields=quality_rating,platform_type", headers=bearer)
+        assert ok.status_code == 200
+        assert ok.json() == {"quality_rating": "RED", "platform_type": "CLOUD_API", "id": "222"}
+        assert "X-Business-Use-Case-Usage" in ok.headers
+        assert httpx.get(url + "/v25.0/333?fields=health_status", headers=bearer).status_code == 200
+        denied = httpx.get(url + "/v25.0/111", headers={"Authorization": "Bearer EAAwrong"})
+        assert denied.status_code == 401
+        assert denied.json()["error"]["code"] == 190
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=10)
+    assert "simulator_starting" in output
+    assert GRAPH_TOKEN not in output
+
+
+def test_simulate_refuses_a_scenario_of_the_other_kind() -> None:
+    """A Cloud scenario with the On-Prem default (or the reverse) is exit 2, with a message."""
+    code, _, err = run_cli(["simulate", "--scenario", "throttling"], {})
+    assert code == 2
+    assert "not a scenario of --kind onprem" in err
+    code, _, err = run_cli(["simulate", "--kind", "cloud", "--scenario", "overloaded"], {})
+    assert code == 2
+    assert "not a scenario of --kind cloud" in err

@@ -61,7 +61,7 @@ class AdminApi:
         )
 
     async def scenario(self, request: Request) -> JSONResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         try:
             scenario = Scenario(str(body.get("scenario")))
         except ValueError:
@@ -78,7 +78,7 @@ class AdminApi:
 
     async def restart(self, request: Request) -> JSONResponse:
         # No body (or not JSON): the whole deployment restarts, as it always did.
-        webapp, problem = self._webapp(await _json_object(request))
+        webapp, problem = self._webapp(await json_object(request))
         if problem is not None:
             return problem
         self.d.restart(webapp)
@@ -95,7 +95,7 @@ class AdminApi:
         return webapp, None
 
     async def auth(self, request: Request) -> JSONResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         # Validate everything before changing anything: a 400 leaves the state as it was.
         key = body.get("api_key")
         if key is not None and not isinstance(key, str):
@@ -126,7 +126,8 @@ class AdminApi:
         return self.state()
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON body if it is an object, else an empty one (admins send little)."""
     try:
         body = await request.json()
     except ValueError:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from watchdog.simulator.app import create_app, create_multi_app
 from watchdog.simulator.deployment import Deployment
+from watchdog.simulator.graph import GraphDeployment
+from watchdog.simulator.graph_app import create_graph_app
 from watchdog.web.serving import BackgroundServer, bind, serve
 
 
@@ -49,3 +51,18 @@ class MultiSimulatorServer(BackgroundServer):
 
     def target_url(self, name: str) -> str:
         return f"{self.url}/{name}"
+
+
+def serve_graph(
+    deployment: GraphDeployment, host: str, port: int, *, access_log: bool = True
+) -> None:
+    """Serve a simulated Cloud API (Graph) account until SIGTERM/SIGINT."""
+    serve(create_graph_app(deployment), bind(host, port), lifespan="off", access_log=access_log)
+
+
+class GraphServer(BackgroundServer):
+    """The simulated Cloud API (Graph) on a free loopback port in a daemon thread."""
+
+    def __init__(self, deployment: GraphDeployment, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(create_graph_app(deployment), host, port, name="wa-graph-simulator")
+        self.deployment = deployment
