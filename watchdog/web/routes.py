@@ -12,9 +12,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import ASGIApp
 
 from watchdog.alerts.model import Alert
 from watchdog.alerts.sinks.delivery import rfc3339
@@ -66,6 +68,14 @@ def _history_param(request: Request, kept: float) -> float:
             f"got {format_duration(seconds)}"
         )
     return seconds
+
+
+def _gzip(endpoint: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    """The endpoint's answer gzipped for clients that accept it. The page and the status JSON
+    carry an hour of every endpoint: 7.3 MB of HTML at 100 targets is 0.7 MB at level 1, made in
+    about 20 ms, which is what counts for someone on a phone over a VPN. (`/metrics` is left
+    out: a body shared by every scraper should be compressed once, not once per scrape.)"""
+    return GZipMiddleware(request_response(endpoint), minimum_size=1024, compresslevel=1)
 
 
 def create_app(watchdog: Watchdog, *, reloader: ReloadOnSignal | None = None) -> Starlette:
@@ -148,8 +158,8 @@ def create_app(watchdog: Watchdog, *, reloader: ReloadOnSignal | None = None) ->
         Route("/readyz", readyz, methods=["GET"]),
         Route("/probe/{target}/ready", probe(probe_ready), methods=["GET"]),
         Route("/probe/{target}/live", probe(probe_live), methods=["GET"]),
-        Route("/api/v1/status", api_status, methods=["GET"]),
+        Route("/api/v1/status", _gzip(api_status), methods=["GET"]),
         Route("/api/v1/alerts", api_alerts, methods=["GET"]),
-        Route("/", page, methods=["GET"]),
+        Route("/", _gzip(page), methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
