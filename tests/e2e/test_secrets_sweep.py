@@ -381,9 +381,15 @@ def test_no_secret_reaches_any_output(tmp_path: Path) -> None:
             httpx.post(f"{simulated.url}/_sim/auth", json={"api_key": secret.rotated_key})
         _wait(lambda: _alert_firing(client, "WhatsAppAuthRejected"), "401s alerted", 15)
         collect_pages(client, list(simulators), collected)
+
         # A key file the watchdog must refuse (too long), then the new key.
+        def refusals() -> int:
+            return stdout_path.read_text(errors="replace").count("api_key_file_unreadable")
+
+        refused_before = refusals()
         key_file.write_text(secret.long_key + "\n")
-        time.sleep(2.5)
+        # The refusal is read at a poll: wait for its log line, then write the good key.
+        _wait(lambda: refusals() > refused_before, "the refused key file logged", 15)
         key_file.write_text(secret.rotated_key + "\n")
         _wait(lambda: _polls_ok(client, "switched"), "the rotated key in use", 15)
         _wait(lambda: alertmanager.requests[2:] != [] and webhook.requests[2:] != [],
