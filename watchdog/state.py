@@ -46,6 +46,7 @@ DEFAULT_HISTORY = 86400.0
 QUEUE_GAUGES = ("pending_messages", "callback_queue_size")
 # More nodes than this per target would be a misconfiguration or churn; their trends are dropped.
 MAX_QUEUE_NODES = 32
+MAX_QUEUE_VALUE = 3.0e38
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,8 @@ class State:
         assert observation.samples is not None
         values: dict[tuple[str, str], float] = {}
         for sample in observation.samples.samples:
-            if sample.name in QUEUE_GAUGES:
+            # Non-finite or beyond what the trend stores (32-bit floats): not a queue depth.
+            if sample.name in QUEUE_GAUGES and abs(sample.value) <= MAX_QUEUE_VALUE:
                 key = (sample.name, _node_of(sample.labels))
                 # Several series of one node (other labels) add up to the node's queue.
                 values[key] = values.get(key, 0.0) + sample.value

@@ -21,7 +21,10 @@ from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, RATE_LIMITED, REASONS
 # What a poll found, by index. The health endpoint's successful answers are judged by their
 # gateways (a 200 can say that every gateway is down); other endpoints' successes are "ok".
 OK, DEGRADED, DOWN, NOT_REGISTERED = "ok", "degraded", "gateway down", "not registered"
-OUTCOMES: tuple[str, ...] = (OK, DEGRADED, DOWN, NOT_REGISTERED, *REASONS)
+# A failure reason this table does not know (a kind of target added later) is kept as this,
+# rather than refused: recording a poll must never fail.
+OTHER = "other failure"
+OUTCOMES: tuple[str, ...] = (OK, DEGRADED, DOWN, NOT_REGISTERED, OTHER, *REASONS)
 _INDEX = {outcome: i for i, outcome in enumerate(OUTCOMES)}
 _OUTCOME_BITS = 6
 assert len(OUTCOMES) <= 1 << _OUTCOME_BITS
@@ -79,11 +82,13 @@ class Timeline:
         return len(self._at)
 
     def append(self, at: float, outcome: str, status_code: int | None, duration: float) -> None:
-        index = _INDEX[outcome]
+        index = _INDEX.get(outcome, _INDEX[OTHER])
         status = status_code if status_code is not None and 0 < status_code <= _MAX_STATUS else 0
         code = status << _OUTCOME_BITS | index
         seconds = min(max(int(at), 0), 0xFFFFFFFF)
         ms = min(max(round(duration * 1000), 0), _MAX_MS)
+        if self._at and seconds < self._time(len(self._at) - 1):
+            self._forget_after(seconds)
         if len(self._at) < self.capacity:
             self._at.append(seconds)
             self._code.append(code)
@@ -106,13 +111,21 @@ class Timeline:
 
     def resize(self, capacity: int) -> None:
         """Keep the newest `capacity` polls (an interval or the history setting changed)."""
-        if capacity == self.capacity:
-            return
+        if capacity != self.capacity:
+            self._keep(max(0, len(self._at) - capacity), len(self._at))
+            self.capacity = capacity
+
+    def _forget_after(self, seconds: int) -> None:
+        """The wall clock stepped back: polls dated after `seconds` are dropped, so the ring
+        stays in time order (every search relies on it) and new polls show at once, not only
+        once the clock has caught up with the old dates."""
+        self._keep(0, self._first_at_or_after(seconds + 1))
+
+    def _keep(self, start: int, stop: int) -> None:
+        """Keep the polls `start`..`stop` (logical, oldest first), unwrapped, and recount."""
         at, code, ms = (self._ordered(column) for column in (self._at, self._code, self._ms))
-        drop = max(0, len(at) - capacity)
-        self._at, self._code, self._ms = at[drop:], code[drop:], ms[drop:]
+        self._at, self._code, self._ms = at[start:stop], code[start:stop], ms[start:stop]
         self._head = 0
-        self.capacity = capacity
         self._judged = sum(_JUDGED[c & _OUTCOME_MASK] for c in self._code)
         self._up = sum(_UP[c & _OUTCOME_MASK] for c in self._code)
 
@@ -191,6 +204,11 @@ class Trend:
 
     def add(self, at: float, value: float) -> None:
         seconds = min(max(int(at), 0), 0xFFFFFFFF)
+        if self._at and seconds < self._at[-1]:
+            # The wall clock stepped back: points dated after now go (see Timeline).
+            keep = bisect_left(self._at, seconds + 1)
+            del self._at[keep:]
+            del self._values[keep:]
         if self._at and seconds - self._at[-1] < _SPACING:
             self._values[-1] = value  # the newest value within the spacing stands for it
             return

@@ -198,7 +198,9 @@ def test_overloaded_target_shows_its_firing_alert_and_a_critical_verdict(
     # The banner answers for the target opened, not for every target.
     assert focus.find(id="verdict").attrs["data-level"] == "critical"
     assert focus.find(id="verdict").words().startswith(f"{OVERLOADED}: critical")
-    assert focus.find("a", href="/")
+    back = focus.find("a", href="./")
+    browser.driver.find_element(By.LINK_TEXT, back.words()).click()
+    WebDriverWait(browser.driver, 10).until(lambda d: d.current_url == scenarios.page_url())
 
 
 def test_recovered_target_stays_critical_while_its_alert_keeps_firing_then_turns_ok(

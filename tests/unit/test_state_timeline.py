@@ -202,3 +202,25 @@ def test_queue_trends_are_bounded_per_target() -> None:
     )
     state.record(ok(body=many))
     assert len(state.queues("prod")) == MAX_QUEUE_NODES * len(QUEUE_GAUGES)
+
+
+def test_an_unknown_failure_reason_is_recorded_not_raised() -> None:
+    state = State([target()])
+    change = state.record(failed("graph_token", Endpoint.HEALTH, status=401))
+    assert change is not None
+    assert timeline(state).result == ["other failure"]
+    health = state.get("prod", Endpoint.HEALTH)
+    assert health is not None
+    assert health.errors["graph_token"] == 1
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e39, -1e39])
+def test_a_queue_value_that_is_no_depth_is_not_kept(value: float) -> None:
+    """An infinite or out-of-range gauge (a 32-bit trend would store it as infinity) would make
+    the status JSON unservable for an hour."""
+    body = {"stats": {"app": {"pending_messages": {"type": "gauge", "help": "", "data": [
+        {"value": value}]}, "callback_queue_size": {"type": "gauge", "help": "", "data": [
+        {"value": 7}]}}}}  # fmt: skip
+    state = State([target()])
+    state.record(ok(Endpoint.STATS_APP, body))
+    assert trends(state) == {("callback_queue_size", ""): [7.0]}

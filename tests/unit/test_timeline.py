@@ -290,3 +290,51 @@ def test_trend_since() -> None:
     assert trend.since(T0 + 120) == ([T0 + 120, T0 + 180, T0 + 240], [2.0, 3.0, 4.0])
     assert trend.since(T0 + 121) == ([T0 + 180, T0 + 240], [3.0, 4.0])
     assert trend.since(T0 + 241) == ([], [])
+
+
+# -- the wall clock stepped back, and reasons this table does not know ----------------------------
+
+
+@pytest.mark.parametrize("capacity", [5, 100])
+def test_a_clock_stepped_back_drops_the_polls_dated_after_it_and_keeps_the_order(
+    capacity: int,
+) -> None:
+    """After NTP steps the clock back, new polls show at once (the page draws the hour by
+    time); the polls dated after the new time are dropped, so every search still finds them."""
+    ahead = series(12)  # T0 .. T0 + 110, wrapping a ring of 5
+    timeline = filled(capacity, ahead)
+    stepped = [Poll(T0 + 45, "timeout", None, 5.0), Poll(T0 + 55, "timeout", None, 5.0)]
+    for p in stepped:
+        timeline.append(p.at, p.outcome, p.status_code, p.duration)
+    kept = [p for p in ahead[-capacity:] if p.at <= T0 + 45] + stepped
+    assert timeline.since(0) == columns_of(kept[-capacity:])
+    assert timeline.since(T0 + 45) == columns_of(stepped)
+    assert timeline.uptime(T0 + 55, 10) == 0.0  # the new failures, not the old good polls
+    assert timeline.uptime(T0 + 55, 3600) == naive_uptime(kept[-capacity:], T0 + 55, 3600)
+
+
+def test_a_trend_after_a_clock_step_back_starts_again_from_the_new_time() -> None:
+    trend = Trend()
+    for minute in range(10):
+        trend.add(T0 + 60 * minute, float(minute))
+    for minute in range(3):
+        trend.add(T0 + 200 + 60 * minute, 100.0 + minute)
+    # The points dated after T0 + 200 are gone; T0 + 200 is within 30 s of T0 + 180, whose
+    # value it takes (one point per 30 s).
+    assert trend.since(0) == (
+        [T0, T0 + 60, T0 + 120, T0 + 180, T0 + 260, T0 + 320],
+        [0.0, 1.0, 2.0, 100.0, 101.0, 102.0],
+    )
+
+
+def test_a_reason_the_table_does_not_know_is_kept_as_other_failure() -> None:
+    """Recording a poll never fails, whatever reason a newer kind of target brings."""
+    timeline = Timeline(5)
+    timeline.append(T0, "graph_token", 401, 0.1)
+    columns = timeline.since(0)
+    assert (columns.result, columns.mark, columns.status_code) == (
+        ["other failure"],
+        ["critical"],
+        [401],
+    )
+    assert timeline.uptime(T0, 60) == 0.0

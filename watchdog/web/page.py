@@ -4,8 +4,9 @@ Built from the same status document as `/api/v1/status`, for someone woken at 3 
 verdict and the alerts first, then per target what it says and why, the hour at a glance
 (a heartbeat strip per endpoint, latency, queues), the last error in the API's own words.
 The page is self-contained (inline CSS and SVG, no script, no absolute URL) and refreshes
-itself. Every value from the document is escaped: node names, error details and alert
-descriptions come from the monitored API.
+itself. Its links are relative (`./`, `metrics`), so it works behind a proxy's path prefix.
+Every value from the document is escaped: node names, error details and alert descriptions
+come from the monitored API.
 """
 
 from __future__ import annotations
@@ -67,10 +68,10 @@ def page_parts(
         '<header><h1>wa-watchdog</h1><nav class="meta">'
     ]
     if focus is not None:
-        out.append('<a href="/">← all targets</a> · ')
+        out.append('<a href="./">← all targets</a> · ')
     out.append(
-        '<a href="/metrics">metrics</a> · <a href="/api/v1/status">status JSON</a> · '
-        '<a href="/api/v1/alerts">alerts JSON</a></nav></header>'
+        '<a href="metrics">metrics</a> · <a href="api/v1/status">status JSON</a> · '
+        '<a href="api/v1/alerts">alerts JSON</a></nav></header>'
     )
     if focused:
         _focus_verdict(out, status, shown[0], alerts)
@@ -122,7 +123,7 @@ def _focus_verdict(
         f"{word} <span>— {said}</span></p>"
         f'<p class="meta" id="overall" data-level="{overall}">All targets: '
         f'<span class="lvl l-{overall}">{escape(str(status.get("level")))}</span> · '
-        f'{_counts(alerts)} · <a href="/">every target</a></p>'
+        f'{_counts(alerts)} · <a href="./">every target</a></p>'
     )
 
 

@@ -31,8 +31,13 @@ def history(timeline: Timeline, start: float) -> dict[str, list[Any]]:
     }
 
 
-def uptime(timeline: Timeline, now: float) -> dict[str, float | None]:
-    return {name: timeline.uptime(now, window) for name, window in UPTIME_WINDOWS.items()}
+def uptime(timeline: Timeline, now: float, kept: float) -> dict[str, float | None]:
+    """Uptime over each window; None for a window longer than the history *kept*: a day's
+    figure from an hour of polls would read as a healthy day."""
+    return {
+        name: timeline.uptime(now, window) if window <= kept else None
+        for name, window in UPTIME_WINDOWS.items()
+    }
 
 
 def queues(trends: Mapping[tuple[str, str], Trend], start: float) -> list[dict[str, Any]]:

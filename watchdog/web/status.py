@@ -221,7 +221,7 @@ def target_status(
         "version": health.version if health else None,
         "api_status": health.api_status if health else None,
         "uptime_percent": (
-            recent.uptime(health_state.timeline, now)
+            recent.uptime(health_state.timeline, now, state.history)
             if health_state is not None
             else dict.fromkeys(recent.UPTIME_WINDOWS)
         ),

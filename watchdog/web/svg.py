@@ -75,8 +75,13 @@ class Hour:
         ]
 
     def span(self, at: list[int]) -> tuple[int, int]:
-        """The slice of the sorted times `at` that falls within the hour."""
-        return bisect_left(at, self.first), bisect_right(at, self.last)
+        """The slice of the sorted times `at` that falls within the hour. Times out of order
+        (the timelines keep them in order, even when the clock steps back) are drawn as
+        nothing rather than breaking the page."""
+        low, high = bisect_left(at, self.first), bisect_right(at, self.last)
+        if high > low and (min(at[low:high]) < self.first or max(at[low:high]) > self.last):
+            return low, low
+        return low, high
 
     def view_box(self, height: int) -> str:
         # Every drawing has the same room on the right (so a time is at the same place in each),

@@ -440,7 +440,7 @@ NAME_GROUP = '{alertname="WhatsAppOverloaded"}'
     [
         ("https://wd.example", "shop eu/1", "https://wd.example/?target=shop%20eu%2F1"),
         ("https://wd.example/wa/", "a&b=c#d", "https://wd.example/wa/?target=a%26b%3Dc%23d"),
-        ("http://127.0.0.1:9877/status", "prod", "http://127.0.0.1:9877/status?target=prod"),
+        ("http://127.0.0.1:9877/wa", "prod", "http://127.0.0.1:9877/wa/?target=prod"),
     ],
 )
 def test_alert_links_open_the_status_page_at_the_alerts_target(

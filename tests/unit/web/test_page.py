@@ -11,7 +11,8 @@ from tests.html_tree import parse as parse_tree
 from watchdog.web.page import render_page
 
 NOW = 1_800_000_000.25  # 2027-01-15 08:00:00.25 UTC
-HOSTILE = "<script>alert(1)</script>"
+# Closes an attribute as well as opening a tag: escaping must hold in both places.
+HOSTILE = "\"'><script>alert(1)</script>"
 
 
 def _clock(epoch: float) -> str:
@@ -428,7 +429,9 @@ def test_focus_shows_one_target_and_every_alert() -> None:
     assert page.one(id="verdict").text().startswith("b: warning")
     assert page.one(id="overall").attrs["data-level"] == "critical"
     assert page.all(**{"data-alert": "WhatsAppOverloaded"})
-    assert any(a.attrs["href"] == "/" for a in page.all("a"))
+    # Relative, so a proxy's path prefix (where alerts link to) is kept.
+    assert any(a.attrs["href"] == "./" for a in page.all("a"))
+    assert not [a for a in page.all("a") if a.attrs["href"].startswith("/")]
 
     unknown = parse(render_page(doc, focus="<gone>"))
     assert "No target named “<gone>”" in unknown.text()

@@ -268,6 +268,20 @@ def test_uptime_over_the_last_hour_and_day() -> None:
     assert target_doc(status(make_state(), now))["uptime_percent"] == {"1h": None, "24h": None}
 
 
+def test_no_day_figure_from_less_than_a_day_of_history() -> None:
+    """With `history: 1h` the ring holds an hour: a "24h" uptime from it would read a bad day as
+    a good one, so there is none."""
+    targets = [Target(name="prod", url="http://prod.test", health_interval=60.0)]
+    state = State(targets, clock=lambda: T0, history=3600.0)
+    for i in range(120):  # an hour down, then an hour up
+        if i < 60:
+            record_failed(state, "http_503", 503, T0 + 60 * i)
+        else:
+            record_ok(state, at=T0 + 60 * i)
+    prod = target_doc(status(state, T0 + 60 * 119 + 30))
+    assert prod["uptime_percent"] == {"1h": 100.0, "24h": None}
+
+
 def test_api_status_is_carried_from_the_health_meta() -> None:
     state = make_state("prod", "edge")
     record_ok(state, health_body(Topology.HA, Scenario.HEALTHY))

@@ -84,10 +84,13 @@ class Sink(Protocol):
 def page_url(status_url: str, alert: Alert) -> str:
     """The status page opened at the alert's target: where its link takes people.
 
-    *status_url* has no query or fragment (the `external_url` setting refuses them)."""
+    *status_url* has no query or fragment (the `external_url` setting refuses them). Its path
+    gets a final `/`: the page is the watchdog's root behind any prefix, and its own links are
+    relative to it."""
     parts = urlsplit(status_url)
     query = "target=" + quote(alert.labels.get("target", ""), safe="")
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
 def rfc3339(epoch: float) -> str:
