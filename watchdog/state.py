@@ -176,7 +176,11 @@ class State:
                     old = self._endpoints.get((target.name, endpoint))
                     if old is not None:
                         old.interval = interval
-                        old.timeline.resize(capacity)
+                        # Polls made at the old, faster interval within the history stay: a
+                        # day's uptime after a reload still covers the day. The ring shrinks to
+                        # its new size as they age out, at the next reload or restart.
+                        recent = old.timeline.count_since(self.clock() - self.history)
+                        old.timeline.resize(max(capacity, recent))
                         kept[(target.name, endpoint)] = old
                     else:
                         kept[(target.name, endpoint)] = EndpointState(interval, Timeline(capacity))

@@ -157,6 +157,10 @@ class Timeline:
             return column[start:stop].tolist()
         return column[start:].tolist() + column[:stop].tolist()
 
+    def count_since(self, start: float) -> int:
+        """How many polls are at or after `start`."""
+        return len(self._at) - self._first_at_or_after(start)
+
     def since(self, start: float) -> Columns:
         """The polls at or after `start`, oldest first."""
         first = self._first_at_or_after(start)

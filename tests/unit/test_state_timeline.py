@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_state import NOW, counters, failed, ok, target
+from tests.unit.test_state import NOW, Clock, counters, failed, ok, target
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import Expectation
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
@@ -165,8 +165,11 @@ def test_timeline_capacity_follows_the_history_setting_and_the_interval(
     }  # fmt: skip
 
 
-def test_a_changed_interval_resizes_the_timeline_and_keeps_the_newest() -> None:
-    state = State([target(health_interval=15.0)], history=3600.0)
+def test_a_longer_interval_keeps_the_polls_of_the_history_window() -> None:
+    """A reload from 15 s to 60 s keeps the hour of polls made at 15 s (a day's uptime after a
+    reload still covers the day); polls older than the history go."""
+    clock = Clock(NOW + 15 * 299 + 1)
+    state = State([target(health_interval=15.0)], clock=clock, history=3600.0)
     for i in range(300):
         state.record(ok(Endpoint.HEALTH, at=NOW + 15 * i))
     kept = state.get("prod", Endpoint.HEALTH)
@@ -174,11 +177,21 @@ def test_a_changed_interval_resizes_the_timeline_and_keeps_the_newest() -> None:
     assert len(kept.timeline) == 241
     state.set_targets([target(health_interval=60.0)])
     assert state.get("prod", Endpoint.HEALTH) is kept
-    assert kept.timeline.capacity == len(kept.timeline) == 61
-    assert kept.timeline.since(0).at == [NOW + 15 * i for i in range(239, 300)]
+    in_the_hour = [NOW + 15 * i for i in range(60, 300)]  # at or after now - 3600
+    assert kept.timeline.capacity == len(in_the_hour)
+    assert kept.timeline.since(0).at == in_the_hour
     state.record(ok(Endpoint.HEALTH, at=NOW + 15 * 300))
-    assert timeline(state).at[-1] == NOW + 15 * 300
-    assert len(timeline(state).at) == 61
+    assert timeline(state).at == [*in_the_hour[1:], NOW + 15 * 300]
+
+
+def test_a_shorter_history_keeps_only_the_newest() -> None:
+    clock = Clock(NOW + 15 * 299 + 1)
+    state = State([target(health_interval=15.0)], clock=clock, history=3600.0)
+    for i in range(300):
+        state.record(ok(Endpoint.HEALTH, at=NOW + 15 * i))
+    clock.now += 3 * 3600  # nothing polled for three hours, then a reload
+    state.set_targets([target(health_interval=60.0)])
+    assert timeline(state).at == [NOW + 15 * i for i in range(239, 300)]
 
 
 def test_a_removed_target_drops_its_queues() -> None:
