@@ -71,6 +71,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_listening(url: str, timeout: float = 20.0) -> None:
+    """Until a simulator started as a subprocess answers its admin API (either kind)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/_sim/state", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def simulate_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
@@ -81,13 +92,7 @@ def simulate_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/_sim/state", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_listening(url)
     yield url, proc
     proc.terminate()
     proc.wait(timeout=10)
@@ -128,13 +133,7 @@ def test_simulate_cloud_serves_graph_with_the_token() -> None:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/_sim/state", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_listening(url)
         bearer = {"Authorization": f"Bearer {GRAPH_TOKEN}"}
         ok = httpx.get(url + "/v25.0/222?fields=quality_rating,platform_type", headers=bearer)
         assert ok.status_code == 200
