@@ -392,6 +392,8 @@ def test_no_secret_reaches_any_output(tmp_path: Path) -> None:
         _wait(lambda: refusals() > refused_before, "the refused key file logged", 15)
         key_file.write_text(secret.rotated_key + "\n")
         _wait(lambda: _polls_ok(client, "switched"), "the rotated key in use", 15)
+        # The resolution is one of the paths swept: wait for it rather than hope it came.
+        _wait(lambda: _alert_resolved(client, "WhatsAppAuthRejected"), "401s resolved", 30)
         _wait(lambda: alertmanager.requests[2:] != [] and webhook.requests[2:] != [],
               "deliveries past the failures", 30)  # fmt: skip
         collect_pages(client, list(simulators), collected)
@@ -466,6 +468,11 @@ def _answers(client: httpx.Client, path: str) -> bool:
 def _alert_firing(client: httpx.Client, alertname: str) -> bool:
     alerts = client.get("/api/v1/alerts").json()["alerts"]
     return any(a["labels"]["alertname"] == alertname and a["state"] == "firing" for a in alerts)
+
+
+def _alert_resolved(client: httpx.Client, alertname: str) -> bool:
+    alerts = client.get("/api/v1/alerts").json()["alerts"]
+    return any(a["labels"]["alertname"] == alertname and a["state"] == "resolved" for a in alerts)
 
 
 def _polls_ok(client: httpx.Client, target: str) -> bool:
