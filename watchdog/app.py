@@ -29,6 +29,7 @@ from watchdog.config.settings import Settings
 from watchdog.config.sharding import select_shard
 from watchdog.export.collector import WatchdogCollector
 from watchdog.poll.client import ApiClient
+from watchdog.poll.graph_client import GraphClient
 from watchdog.poll.lag import LagCollector
 from watchdog.poll.scheduler import ClientFactory, Poller
 from watchdog.poll.tls import TlsContexts
@@ -108,7 +109,9 @@ def api_clients(
     """A factory of API clients configured from the settings, sharing their TLS contexts."""
     contexts = TlsContexts()
 
-    def make_client(target: Target) -> ApiClient:
+    def make_client(target: Target) -> ApiClient | GraphClient:
+        if target.kind == "cloud":
+            return GraphClient(target, redactor=redactor, clock=clock, tls_contexts=contexts)
         return ApiClient(
             target,
             auth_mode=settings.auth_mode,

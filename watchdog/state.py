@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from watchdog.api.endpoints import Endpoint
+from watchdog.api.cloud import CloudMemory, CloudVerdict, cloud_verdict
+from watchdog.api.endpoints import GRAPH_THROTTLED, Endpoint
 from watchdog.api.gateways import Expectation, GatewayMemory, GatewayVerdict, gateway_verdict
 from watchdog.api.payloads import Health, Labels, Sample
 from watchdog.api.results import Observation
@@ -152,6 +153,7 @@ class State:
         # alerts.gateway_degraded): the same for every reader of the gateway verdict.
         self.expectation = expectation or Expectation()
         self._gateways: dict[str, GatewayMemory] = {}
+        self._clouds: dict[str, CloudMemory] = {}
         # Queue gauges by target, then (gauge, node).
         self._queues: dict[str, dict[tuple[str, str], Trend]] = {}
         self._lock = threading.Lock()
@@ -187,6 +189,9 @@ class State:
             self._endpoints = kept
             self._gateways = {
                 name: memory for name, memory in self._gateways.items() if name in self._targets
+            }
+            self._clouds = {
+                name: memory for name, memory in self._clouds.items() if name in self._targets
             }
             self._queues = {
                 name: trends for name, trends in self._queues.items() if name in self._targets
@@ -242,6 +247,27 @@ class State:
             memory = self._gateways.get(target)
         return gateway_verdict(health, self.expectation, memory, when)
 
+    def cloud(self, target: str, now: float | None = None) -> CloudVerdict | None:
+        """The verdict on a Cloud target's latest fresh number answer (with its WABA's, when
+        that is fresh too), or None without one."""
+        when = self.clock() if now is None else now
+        phone = self._fresh(target, Endpoint.PHONE_NUMBER, when)
+        if phone is None or phone.phone is None:
+            return None
+        waba = self._fresh(target, Endpoint.WABA, when)
+        return cloud_verdict(phone.phone, waba.waba if waba is not None else None)
+
+    def cloud_memory(self, target: str) -> CloudMemory | None:
+        """What a Cloud target's earlier answers said: drops, the latest usage header."""
+        with self._lock:
+            return self._clouds.get(target)
+
+    def _fresh(self, target: str, endpoint: Endpoint, now: float) -> Observation | None:
+        state = self.get(target, endpoint)
+        if state is None or state.last_success is None or not state.fresh(now):
+            return None
+        return state.last_success
+
     def queues(self, target: str) -> dict[tuple[str, str], Trend]:
         """The queue gauges of `target` per (gauge, node), as trends of the last hour."""
         with self._lock:
@@ -261,6 +287,8 @@ class State:
             state.duration_sum += result.duration
             state.bucket_counts[bucket_index(result.duration, DURATION_BUCKETS)] += 1
             outcome = result.reason
+            if result.usage or observation.phone is not None:
+                self._observe_cloud(observation)
             if observation.ok:
                 self._record_counters(state, observation)
                 outcome = OK
@@ -270,6 +298,10 @@ class State:
                     outcome = self._judge(observation.health, memory, result.started_at)
                 elif observation.samples is not None:
                     self._record_queues(result.target, observation)
+                elif observation.phone is not None:
+                    outcome = _mark(cloud_verdict(observation.phone))
+                elif observation.waba is not None:
+                    outcome = _mark(cloud_verdict(None, observation.waba))
                 state.last_success = observation
                 state.consecutive_failures = 0
                 state.consecutive_throttled = 0
@@ -277,14 +309,20 @@ class State:
                 assert result.reason is not None
                 state.errors[result.reason] += 1
                 state.consecutive_failures += 1
-                state.consecutive_throttled = (
-                    state.consecutive_throttled + 1 if result.status_code in THROTTLED else 0
-                )
+                throttled = result.status_code in THROTTLED or result.reason == GRAPH_THROTTLED
+                state.consecutive_throttled = state.consecutive_throttled + 1 if throttled else 0
             assert outcome is not None
             state.timeline.append(result.started_at, outcome, result.status_code, result.duration)
         # A first success is not news; a first failure is.
         changed = was_ok != observation.ok if was_ok is not None else not observation.ok
         return Change(result.target, result.endpoint, changed, observation)
+
+    def _observe_cloud(self, observation: Observation) -> None:
+        result = observation.result
+        memory = self._clouds.setdefault(result.target, CloudMemory())
+        memory.observe_usage(result.usage, result.started_at)
+        if observation.phone is not None:
+            memory.observe(observation.phone, result.started_at)
 
     def _judge(self, health: Health, memory: GatewayMemory, at: float) -> str:
         """What one health answer says, as its mark on the timeline."""
@@ -368,6 +406,13 @@ class State:
                 del series[key]
             for node in [n for n, seen_at in nodes.items() if seen_at < horizon]:
                 del nodes[node]
+
+
+def _mark(verdict: CloudVerdict) -> str:
+    """A Cloud answer's mark on the timeline."""
+    if not verdict.up:
+        return DOWN
+    return DEGRADED if verdict.degraded else OK
 
 
 def _node_of(labels: Labels) -> str:

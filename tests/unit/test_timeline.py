@@ -330,7 +330,7 @@ def test_a_trend_after_a_clock_step_back_starts_again_from_the_new_time() -> Non
 def test_a_reason_the_table_does_not_know_is_kept_as_other_failure() -> None:
     """Recording a poll never fails, whatever reason a newer kind of target brings."""
     timeline = Timeline(5)
-    timeline.append(T0, "graph_token", 401, 0.1)
+    timeline.append(T0, "a_reason_from_the_future", 401, 0.1)
     columns = timeline.since(0)
     assert (columns.result, columns.mark, columns.status_code) == (
         ["other failure"],

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from watchdog.alerts.history import History
+from watchdog.api.cloud import CloudMemory
 from watchdog.api.diagnosis import Failure, diagnose
-from watchdog.api.endpoints import Endpoint
+from watchdog.api.endpoints import Endpoint, primary
 from watchdog.api.gateways import NOT_REGISTERED, GatewayVerdict
 from watchdog.api.payloads import Health
+from watchdog.api.results import Observation
 from watchdog.base.durations import format_duration
 from watchdog.base.targets import Target
 from watchdog.state import EndpointState
@@ -40,6 +42,15 @@ class TargetView:
     now: float
     # The gateway verdict on the latest fresh health answer (`State.gateway`).
     gateway: GatewayVerdict | None = None
+    # A Cloud target's memory of earlier answers: drops, the latest usage (`State.cloud_memory`).
+    cloud: CloudMemory | None = None
+
+    def fresh(self, endpoint: Endpoint) -> Observation | None:
+        """The last answer of `endpoint` when it succeeded and is fresh."""
+        state = self.endpoints.get(endpoint)
+        if state is None or state.last is None or not state.last.ok or not state.fresh(self.now):
+            return None
+        return state.last
 
     def fresh_health(self) -> Health | None:
         state = self.endpoints.get(Endpoint.HEALTH)
@@ -62,20 +73,27 @@ HEALTH_RULES: dict[Failure, str] = {
     Failure.NOT_FOUND: "health_failing",
     Failure.UNUSABLE: "health_failing",
     Failure.INTERNAL: "health_failing",
+    # Graph: Meta says a retry may work; `health_failing` speaks only after several in a row.
+    Failure.TRANSIENT: "health_failing",
 }
 
 
-def _health_conditions(view: TargetView, rule: str, summary: str = "") -> list[Condition]:
+def _health_conditions(
+    view: TargetView, rule: str, summary: str = "", *, transient_polls: int = 1
+) -> list[Condition]:
     """The condition of the failing health poll this rule speaks for, if there is one: what
     the answer showed, how long it has failed, and what to do."""
-    state = view.endpoints.get(Endpoint.HEALTH)
+    endpoint = primary(view.target)
+    state = view.endpoints.get(endpoint)
     if state is None or state.last is None:
         return []
     diagnosis = diagnose(state.last.result)
     if diagnosis is None or HEALTH_RULES[diagnosis.failure] != rule:
         return []
     count = state.consecutive_failures
-    polls = f"The last {count} health poll{'s' if count != 1 else ''} failed"
+    if diagnosis.failure is Failure.TRANSIENT and count < transient_polls:
+        return []
+    polls = f"The last {count} {endpoint.value} poll{'s' if count != 1 else ''} failed"
     return [
         Condition(
             summary=summary or f"WhatsApp API {view.target.name} {diagnosis.what}",
@@ -130,8 +148,8 @@ def rate_limit_spike(
     ]
 
 
-def health_failing(view: TargetView) -> list[Condition]:
-    return _health_conditions(view, "health_failing")
+def health_failing(view: TargetView, *, transient_polls: int = 3) -> list[Condition]:
+    return _health_conditions(view, "health_failing", transient_polls=transient_polls)
 
 
 def gateway_down(view: TargetView) -> list[Condition]:

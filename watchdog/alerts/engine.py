@@ -109,6 +109,7 @@ class AlertEngine:
             history=self.history(target_name),
             now=when,
             gateway=self.state.gateway(target_name, when),
+            cloud=self.state.cloud_memory(target_name),
         )
         holding: dict[str, tuple[Rule, Condition, dict[str, str]]] = {}
         for rule in self.rules:

@@ -134,18 +134,21 @@ class RateLimitSpike(Rule):
 
 
 class HealthFailing(Rule):
-    """``WhatsAppHealthFailing``: health fails for a reason no other rule speaks for (1011 not
-    ready, another API error, 404, an unusable answer, 429s that leave the watchdog blind).
-    ``for`` is also the grace of a Webapp that is starting (it answers 1011 until ready)."""
+    """``WhatsAppHealthFailing``: health (a Cloud number's own answer) fails for a reason no
+    other rule speaks for (1011 not ready, another API error, 404, an unusable answer, 429s that
+    leave the watchdog blind; a Graph error Meta calls temporary only after ``transient_polls``
+    failures in a row). ``for`` is also the grace of a Webapp that is starting (it answers 1011
+    until ready)."""
 
     key = "health_failing"
     alertname = "WhatsAppHealthFailing"
     severity = "critical"
 
     for_: AlertDuration = Field(default=60.0, alias="for")
+    transient_polls: Count = 3
 
     def check(self, view: TargetView) -> list[Condition]:
-        return checks.health_failing(view)
+        return checks.health_failing(view, transient_polls=self.transient_polls)
 
 
 # The gateway parameters say what the gateways should be: they configure the state's

@@ -14,7 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, RATE_LIMITED, UNREACHABLE, UNUSABLE_BODY
+from watchdog.api.endpoints import (
+    AUTH_CONFIG,
+    GRAPH_OTHER,
+    GRAPH_PERMISSION,
+    GRAPH_THROTTLED,
+    GRAPH_TOKEN,
+    GRAPH_TRANSIENT,
+    INTERNAL,
+    RATE_LIMITED,
+    UNREACHABLE,
+    UNUSABLE_BODY,
+)
 from watchdog.api.payloads import ApiErrorInfo
 from watchdog.api.results import PollResult
 
@@ -47,6 +58,7 @@ class Failure(StrEnum):
     NOT_FOUND = "not_found"  # 404: the URL is not the monitoring node
     UNUSABLE = "unusable"  # a 2xx whose body cannot be used
     INTERNAL = "internal"  # the watchdog itself failed (a bug); see its log
+    TRANSIENT = "transient"  # Graph: a temporary failure at Meta (codes 1, 2, 131000, 131016)
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,8 @@ def diagnose(result: PollResult) -> Diagnosis | None:
         return None
     error = result.api_error
     status = result.status_code
+    if result.endpoint.spec.kind == "cloud":
+        return _graph(reason, status, error)
     if reason in UNREACHABLE:
         return Diagnosis(
             Failure.UNREACHABLE,
@@ -207,4 +221,83 @@ def diagnose(result: PollResult) -> Diagnosis | None:
         Failure.API_ERROR,
         f"answers an error ({_status_and_code(status, error)})",
         "Check the Webapp's and the Coreapp's logs around this time.",
+    )
+
+
+# What a failed Graph poll means, by reason (`api/graph_errors.py` keyed them on Meta's codes).
+_GRAPH: dict[str, tuple[Failure, str, str]] = {
+    GRAPH_TOKEN: (
+        Failure.AUTH,
+        "refuses the access token (Graph error 190)",
+        "The token expired, was revoked or is invalid: issue a new system user token in "
+        "Business Manager and write it to WA_CLOUD_ACCESS_TOKEN_FILE (the watchdog re-reads it).",
+    ),
+    GRAPH_PERMISSION: (
+        Failure.AUTH,
+        "denies the access token this node (Graph error 10/200)",
+        "Give the system user whatsapp_business_management and whatsapp_business_messaging, "
+        "and assign it the WhatsApp Business Account as an asset.",
+    ),
+    GRAPH_THROTTLED: (
+        Failure.RATE_LIMITED,
+        "rate limits the watchdog (Graph throttling)",
+        "The business's hourly Graph allowance is used up: the watchdog slows down until "
+        "Meta lets calls through; lower the poll rate or find the other heavy caller.",
+    ),
+    GRAPH_TRANSIENT: (
+        Failure.TRANSIENT,
+        "has a temporary failure at Meta",
+        "Meta says a retry may work; check https://metastatus.com if it lasts.",
+    ),
+    GRAPH_OTHER: (
+        Failure.API_ERROR,
+        "answers a Graph error",
+        "Read Meta's message and code in the detail; the fbtrace_id identifies the call "
+        "for Meta support.",
+    ),
+}
+
+
+def _graph(reason: str, status: int | None, error: ApiErrorInfo | None) -> Diagnosis:
+    known = _GRAPH.get(reason)
+    if known is not None:
+        return Diagnosis(*known)
+    if reason in UNREACHABLE:
+        return Diagnosis(
+            Failure.UNREACHABLE,
+            f"cannot reach the Graph API ({reason})",
+            "Check the egress to graph.facebook.com (proxy, network policy, DNS) and the "
+            "target's url.",
+        )
+    if reason in UNUSABLE_BODY:
+        return Diagnosis(
+            Failure.UNUSABLE,
+            f"gives an unusable answer ({reason})",
+            "The answer is not Graph's: a proxy or captive page may stand in the way, or the "
+            "url points elsewhere.",
+        )
+    if reason == AUTH_CONFIG:
+        return Diagnosis(
+            Failure.AUTH,
+            "cannot be polled: access token not usable",
+            "Fix the token the detail names (WA_CLOUD_ACCESS_TOKEN or its file).",
+        )
+    if reason == INTERNAL:
+        return Diagnosis(
+            Failure.INTERNAL,
+            "cannot be checked (internal error)",
+            "The watchdog failed to poll; its log has the traceback.",
+        )
+    if status == 404:
+        return Diagnosis(
+            Failure.NOT_FOUND,
+            "answers 404 Not Found",
+            "Check the target's url, graph_version and the node id.",
+        )
+    code = f", code {error.code}" if error is not None and error.code is not None else ""
+    return Diagnosis(
+        Failure.API_ERROR if error is not None else Failure.PROXY,
+        f"answers HTTP {status}{code}",
+        "Check the phone_number_id / waba_id and the token's access to them; Meta's message "
+        "is in the detail.",
     )

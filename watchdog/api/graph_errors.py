@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from watchdog.api import graph_fields as field
-from watchdog.api.endpoints import status_reason
+from watchdog.api.endpoints import (
+    GRAPH_OTHER,
+    GRAPH_PERMISSION,
+    GRAPH_THROTTLED,
+    GRAPH_TOKEN,
+    GRAPH_TRANSIENT,
+    status_reason,
+)
 
 __all__ = [
     "GRAPH_REASONS",
@@ -31,17 +38,11 @@ __all__ = [
     "read_error",
 ]
 
-# The token is expired, invalid or revoked: a person must issue a new one.
-TOKEN: Final = "graph_token"  # noqa: S105 (a reason label, not a secret)
-# The token works but may not read this node: missing permission or WABA asset access.
-PERMISSION: Final = "graph_permission"
-# Rate limited (application, user, business use case or throughput): back off, not broken.
-THROTTLED: Final = "graph_throttled"
-# Meta's side failed and says a retry may work.
-TRANSIENT: Final = "graph_transient"
-# A Graph error none of the groups claims, with no HTTP error status to say more (a 2xx answer
-# carrying an error envelope, or none at all).
-OTHER: Final = "graph_error"
+TOKEN: Final = GRAPH_TOKEN
+PERMISSION: Final = GRAPH_PERMISSION
+THROTTLED: Final = GRAPH_THROTTLED
+TRANSIENT: Final = GRAPH_TRANSIENT
+OTHER: Final = GRAPH_OTHER
 GRAPH_REASONS: Final = (TOKEN, PERMISSION, THROTTLED, TRANSIENT, OTHER)
 
 

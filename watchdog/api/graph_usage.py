@@ -17,9 +17,20 @@ from typing import Any, Final
 
 from watchdog.api import graph_fields as field
 
-__all__ = ["HEADER", "MAX_USAGES", "Usage", "parse_usage_header", "worst_percent"]
+__all__ = [
+    "HEADER",
+    "MAX_USAGES",
+    "SLOW_AT",
+    "Usage",
+    "parse_usage_header",
+    "usage_wait",
+    "worst_percent",
+]
 
 HEADER: Final = "X-Business-Use-Case-Usage"
+# From this share of the hourly allowance on, polls slow down (reference §9: warn at 80 %, back
+# off at 100 % or when access must be regained).
+SLOW_AT: Final = 80.0
 MAX_USAGES: Final = 32  # Graph's own bound [G-RL]
 # 32 objects of ~200 characters; a header far longer is not Graph's.
 MAX_HEADER: Final = 32_768
@@ -95,3 +106,17 @@ def worst_percent(usages: Iterable[Usage]) -> float | None:
     """The highest usage over every object and dimension; None when none is known."""
     values = [u.percent for u in usages]
     return max((v for v in values if v is not None), default=None)
+
+
+def usage_wait(usages: Iterable[Usage], interval: float) -> float:
+    """How long to wait beyond `interval` before the next poll, given the usage the last answer
+    reported: until access is regained when Graph says when, three intervals at or past 100 %,
+    one from `SLOW_AT` (halving the pace), else 0."""
+    usages = tuple(usages)
+    regain = max((u.regain_minutes or 0.0 for u in usages), default=0.0)
+    if regain > 0:
+        return max(regain * 60.0 - interval, interval)
+    worst = worst_percent(usages)
+    if worst is None or worst < SLOW_AT:
+        return 0.0
+    return 3 * interval if worst >= 100 else interval

@@ -11,6 +11,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from watchdog.api.endpoints import SHAPE, Endpoint
+from watchdog.api.graph import (
+    PhoneNumber,
+    TokenInfo,
+    parse_debug_token,
+    parse_phone_number,
+    parse_waba,
+)
+from watchdog.api.graph_health import HealthStatus
+from watchdog.api.graph_usage import Usage
 from watchdog.api.payloads import (
     ApiErrorInfo,
     Health,
@@ -36,6 +45,9 @@ class PollResult:
     detail: str = ""
     api_error: ApiErrorInfo | None = None
     body: Any = None
+    # A Graph answer's `X-Business-Use-Case-Usage`, failures included (a throttled answer
+    # says when access comes back).
+    usage: tuple[Usage, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -44,11 +56,15 @@ class PollResult:
 
 @dataclass(frozen=True)
 class Observation:
-    """A poll with its payload parsed: `health` for the health endpoint, else `samples`."""
+    """A poll with its payload parsed: `health` for the health endpoint, `samples` for the
+    metrics and stats, `phone`, `waba` or `token` for a Cloud number's Graph nodes."""
 
     result: PollResult
     health: Health | None = None
     samples: Samples | None = None
+    phone: PhoneNumber | None = None
+    waba: HealthStatus | None = None
+    token: TokenInfo | None = None
 
     @property
     def ok(self) -> bool:
@@ -64,6 +80,12 @@ def observe(result: PollResult) -> Observation:
         spec = result.endpoint.spec
         if spec.body == "health":
             return Observation(_without_body(result), health=parse_health(body))
+        if spec.body == "graph_phone":
+            return Observation(_without_body(result), phone=parse_phone_number(body))
+        if spec.body == "graph_waba":
+            return Observation(_without_body(result), waba=parse_waba(body))
+        if spec.body == "graph_token":
+            return Observation(_without_body(result), token=parse_debug_token(body))
         if spec.body == "prometheus":
             samples = parse_metrics(body)
         else:

@@ -23,18 +23,24 @@ __all__ = [
     "BEARER_TOKEN_FILE_VAR",
     "BEARER_TOKEN_MAX",
     "BEARER_TOKEN_MIN",
+    "CLOUD_TOKEN_MAX",
+    "CLOUD_TOKEN_MIN",
     "ApiKey",
     "ApiKeyFile",
+    "CloudToken",
+    "CloudTokenFile",
     "Password",
     "PasswordFile",
     "api_key_from_file",
     "bcrypt_cost",
     "bearer_token_from_file",
     "check_api_key",
+    "cloud_token_from_file",
     "file_path",
     "password_from_file",
     "read_api_key_file",
     "read_bearer_token_file",
+    "read_cloud_token_file",
     "read_password_file",
     "read_secret_text",
 ]
@@ -46,6 +52,10 @@ BEARER_TOKEN_MAX = 4096
 # The runtime re-reads the token file and names this variable when it cannot; the field table
 # declares the same name (tests/unit/config/test_fields.py checks they agree).
 BEARER_TOKEN_FILE_VAR = "WATCHDOG_BEARER_TOKEN_FILE"  # noqa: S105 (a variable name)
+# A Graph access token (a system user's, or an app token `app_id|app_secret`): Meta does not
+# document a length; the ones seen are 100-300 characters. The bounds only catch a wrong file.
+CLOUD_TOKEN_MIN = 16
+CLOUD_TOKEN_MAX = 4096
 # A key or password file is a few bytes; reading at most this much bounds a mistaken path.
 _MAX_SECRET_FILE = 64 * 1024
 
@@ -93,15 +103,19 @@ def _api_key_problem(key: str) -> str | None:
 
 def check_api_key(value: object) -> SecretStr:
     """The key, stripped of surrounding whitespace (a pasted newline is not part of it)."""
+    return _checked_text(value, _api_key_problem)
+
+
+def _checked_text(value: object, problem_of: Callable[[str], str | None]) -> SecretStr:
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"expected text (got {type(value).__name__})")
-    key = str(value).strip()
-    problem = _api_key_problem(key)
+    text = str(value).strip()
+    problem = problem_of(text)
     if problem:
         raise ValueError(problem)
-    return SecretStr(key)
+    return SecretStr(text)
 
 
 def api_key_from_file(value: object) -> SecretStr:
@@ -218,7 +232,49 @@ def _named(
         raise ConfigError([f"{variable}: {exc}"]) from None
 
 
+def _cloud_token_problem(token: str) -> str | None:
+    if not CLOUD_TOKEN_MIN <= len(token) <= CLOUD_TOKEN_MAX:
+        return (
+            f"must be {CLOUD_TOKEN_MIN} to {CLOUD_TOKEN_MAX} characters long "
+            f"(got {len(token)}; the token itself is not shown)"
+        )
+    # It travels in an Authorization header and a query string.
+    if not all("!" <= char <= "~" for char in token):
+        return "must be printable ASCII without spaces; it is not (the token is not shown)"
+    return None
+
+
+def _cloud_token(value: object) -> SecretStr:
+    return _checked_text(value, _cloud_token_problem)
+
+
+def cloud_token_from_file(value: object) -> SecretStr:
+    """Read a Graph token file; its content, stripped, must be a usable token. ``ValueError``."""
+    path = file_path(value)
+    token = read_secret_text(path).strip()
+    if not token:
+        raise ValueError(f"{path} is empty; it should hold the access token")
+    problem = _cloud_token_problem(token)
+    if problem:
+        raise ValueError(f"the token in {path} {problem}")
+    return SecretStr(token)
+
+
+def _cloud_token_file(value: object) -> Path:
+    cloud_token_from_file(value)
+    return file_path(value)
+
+
+def read_cloud_token_file(
+    path: str | os.PathLike[str], *, variable: str = "WA_CLOUD_ACCESS_TOKEN_FILE"
+) -> SecretStr:
+    """Read a Graph token file again (rotation); ``ConfigError`` names ``variable``."""
+    return _named(cloud_token_from_file, path, variable)
+
+
 ApiKey = Annotated[SecretStr, BeforeValidator(check_api_key)]
 ApiKeyFile = Annotated[Path, BeforeValidator(_api_key_file)]
 Password = Annotated[SecretStr, BeforeValidator(_password)]
 PasswordFile = Annotated[Path, BeforeValidator(_password_file)]
+CloudToken = Annotated[SecretStr, BeforeValidator(_cloud_token)]
+CloudTokenFile = Annotated[Path, BeforeValidator(_cloud_token_file)]

@@ -15,28 +15,52 @@ from pydantic import (
     model_validator,
 )
 
-from watchdog.base.secrets import ApiKey, ApiKeyFile, Password, PasswordFile
+from watchdog.base.secrets import (
+    ApiKey,
+    ApiKeyFile,
+    CloudToken,
+    CloudTokenFile,
+    Password,
+    PasswordFile,
+)
 from watchdog.base.urls import check_http_url, host_of, mask_url, reject_userinfo, split_list
 from watchdog.base.values import (
+    MIN_CLOUD_HEALTH_INTERVAL,
     CaFile,
     Flag,
+    GraphId,
+    GraphVersion,
     HealthInterval,
     Interval,
+    TargetKind,
     Timeout,
     Username,
     config_problems,
 )
 
 __all__ = [
+    "CLOUD_ONLY",
+    "GRAPH_URL",
+    "ONPREM_ONLY",
     "RESERVED_LABELS",
     "Labels",
     "Target",
     "TargetUrl",
     "default_target_name",
     "endpoint_url",
+    "parse_cloud_target_list",
     "parse_target_list",
 ]
 
+# Where the Cloud API is; a cloud target's `url` points elsewhere only for the simulator or a
+# proxy.
+GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_GRAPH_VERSION = "v25.0"
+# A target's options that only one kind uses: setting one on the other kind is a mistake worth
+# an error (an API key on a Cloud target would silently do nothing).
+ONPREM_ONLY = ("api_key", "api_key_file", "username", "password", "password_file")
+CLOUD_ONLY = ("phone_number_id", "waba_id", "access_token", "access_token_file", "app_token",
+              "app_token_file")  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _NAME_RULE = "use 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit"
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -73,6 +97,21 @@ def endpoint_url(value: str) -> str:
 def parse_target_list(text: str) -> list[dict[str, Any]]:
     """Parse ``name=url,name2=url2`` (or bare URLs) into raw target mappings, unvalidated."""
     return [_parse_target_item(item) for item in split_list(text)]
+
+
+def parse_cloud_target_list(text: str) -> list[dict[str, Any]]:
+    """Parse ``name=PHONE_NUMBER_ID[:WABA_ID],...`` (or bare ids) into raw cloud targets."""
+    targets = []
+    for item in split_list(text):
+        name, sep, ids = item.rpartition("=")
+        number, _, waba = ids.partition(":")
+        raw: dict[str, Any] = {"kind": "cloud", "phone_number_id": number.strip()}
+        if sep:
+            raw["name"] = name.strip()
+        if waba.strip():
+            raw["waba_id"] = waba.strip()
+        targets.append(raw)
+    return targets
 
 
 def _parse_target_item(item: str) -> dict[str, Any]:
@@ -148,6 +187,7 @@ class Target(BaseModel):
 
     name: str = ""  # filled from the URL's host when not given (see _default_name)
     url: TargetUrl
+    kind: TargetKind = "onprem"
     health_interval: HealthInterval = 15.0
     metrics_interval: Interval = 30.0
     stats_app_interval: Interval = 60.0
@@ -161,10 +201,27 @@ class Target(BaseModel):
     username: Username | None = None
     password: Password | None = None
     password_file: PasswordFile | None = None
+    # A Cloud API (Graph) target: the number, optionally its WABA, and the tokens.
+    phone_number_id: GraphId | None = None
+    waba_id: GraphId | None = None
+    graph_version: GraphVersion = DEFAULT_GRAPH_VERSION
+    waba_interval: Interval = 900.0
+    token_interval: Interval = 86400.0
+    access_token: CloudToken | None = None
+    access_token_file: CloudTokenFile | None = None
+    app_token: CloudToken | None = None
+    app_token_file: CloudTokenFile | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _default_name(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("kind") == "cloud":
+            if data.get("url") is None:
+                data = {**data, "url": GRAPH_URL}
+            number = data.get("phone_number_id")
+            if data.get("name") is None and isinstance(number, str | int):
+                # Every cloud target has the same host: the number names it instead.
+                data = {**data, "name": str(number).strip()}
         if not isinstance(data, dict) or data.get("name") is not None:
             return data
         url = data.get("url")
@@ -177,6 +234,29 @@ class Target(BaseModel):
         # Without a host the URL is invalid and reported as such; a placeholder name keeps
         # a second, confusing error about the name out of the report.
         return {**data, "name": host or "unnamed"}
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> Target:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        other = CLOUD_ONLY if self.kind == "onprem" else ONPREM_ONLY
+        for key in other:
+            if getattr(self, key) is not None:
+                problems.append(((key,), f"is not an option of a target of kind {self.kind!r}"))
+        if self.kind == "cloud":
+            if self.phone_number_id is None:
+                problems.append(
+                    (("phone_number_id",), "a target of kind 'cloud' needs the phone number's id")
+                )
+            if self.health_interval < MIN_CLOUD_HEALTH_INTERVAL:
+                problems.append(
+                    (
+                        ("health_interval",),
+                        f"must be at least {MIN_CLOUD_HEALTH_INTERVAL:g}s for a Cloud API target",
+                    )
+                )
+        if problems:
+            raise config_problems(problems)
+        return self
 
     @field_validator("name", mode="before")
     @classmethod

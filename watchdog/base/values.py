@@ -31,10 +31,13 @@ __all__ = [
     "AuthMode",
     "AuthModeSetting",
     "CaFile",
+    "CloudHealthInterval",
     "Count",
     "ExpectedShards",
     "ExternalUrl",
     "Flag",
+    "GraphId",
+    "GraphVersion",
     "HealthInterval",
     "HistoryWindow",
     "Interval",
@@ -45,6 +48,7 @@ __all__ = [
     "LogLevelSetting",
     "Ratio",
     "Shard",
+    "TargetKind",
     "Timeout",
     "UrlList",
     "Username",
@@ -59,6 +63,11 @@ __all__ = [
 # The health node allows 10 calls per 60 s for all callers together; one call per 6 s would
 # use the whole budget, so nothing faster can ever be right.
 MIN_HEALTH_INTERVAL = 6.0
+# A Cloud API number's health is Meta's view, updated on Meta's schedule; polling it more often
+# than this only spends the business use case's hourly allowance (reference §9).
+MIN_CLOUD_HEALTH_INTERVAL = 10.0
+_GRAPH_VERSION = re.compile(r"v[1-9][0-9]{0,2}\.[0-9]{1,2}")
+_GRAPH_ID = re.compile(r"[0-9]{1,32}")
 MAX_TIMEOUT = 60.0
 # Alert timing: `for` and `keep_firing_for` up to an hour; a rate window long enough to hold a
 # few polls (metrics are polled every 30s by default) and no longer than the history kept.
@@ -111,6 +120,34 @@ def _health_interval(value: object) -> float:
             f"(got {format_duration(seconds)}{off})"
         )
     return seconds
+
+
+def _cloud_health_interval(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds < MIN_CLOUD_HEALTH_INTERVAL:
+        raise ValueError(
+            f"must be at least {format_duration(MIN_CLOUD_HEALTH_INTERVAL)} for a Cloud API "
+            "target: each poll counts against the business's hourly Graph allowance "
+            f"(got {format_duration(seconds)})"
+        )
+    return seconds
+
+
+def _graph_version(value: object) -> str:
+    if not isinstance(value, str) or not _GRAPH_VERSION.fullmatch(value.strip()):
+        shown = repr(value) if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"must be a Graph API version such as v25.0 (got {shown})")
+    return value.strip()
+
+
+def _graph_id(value: object) -> str:
+    # YAML reads an unquoted id as an integer; both mean the same node.
+    usable = isinstance(value, str | int) and not isinstance(value, bool)
+    text = str(value).strip() if usable else None
+    if text is None or not _GRAPH_ID.fullmatch(text):
+        shown = repr(value) if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"must be a Graph node id: digits only, as Meta shows it (got {shown})")
+    return text
 
 
 def _history(value: object) -> float:
@@ -333,6 +370,11 @@ def _url_list(*, secret_path: bool) -> Callable[[object], list[str]]:
 
 
 HealthInterval = Annotated[float, BeforeValidator(_health_interval)]
+CloudHealthInterval = Annotated[float, BeforeValidator(_cloud_health_interval)]
+GraphVersion = Annotated[str, BeforeValidator(_graph_version)]
+GraphId = Annotated[str, BeforeValidator(_graph_id)]
+# "onprem": the On-Premises API's monitoring nodes; "cloud": a number on the Cloud API (Graph).
+TargetKind = Literal["onprem", "cloud"]
 Interval = Annotated[float, BeforeValidator(_interval)]
 HistoryWindow = Annotated[float, BeforeValidator(_history)]
 Timeout = Annotated[float, BeforeValidator(_timeout)]

@@ -21,14 +21,24 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import SecretStr
 
 from watchdog.base.durations import format_duration
-from watchdog.base.secrets import ApiKey, ApiKeyFile, Password, PasswordFile
-from watchdog.base.targets import Labels, Target, TargetUrl
+from watchdog.base.secrets import (
+    ApiKey,
+    ApiKeyFile,
+    CloudToken,
+    CloudTokenFile,
+    Password,
+    PasswordFile,
+)
+from watchdog.base.targets import DEFAULT_GRAPH_VERSION, Labels, Target, TargetUrl
 from watchdog.base.urls import MASK, mask_url
 from watchdog.base.values import (
     AuthModeSetting,
     CaFile,
+    CloudHealthInterval,
     ExternalUrl,
     Flag,
+    GraphId,
+    GraphVersion,
     HealthInterval,
     HistoryWindow,
     Interval,
@@ -36,6 +46,7 @@ from watchdog.base.values import (
     LogFormatSetting,
     LogLevelSetting,
     Shard,
+    TargetKind,
     Timeout,
     UrlList,
     Username,
@@ -72,6 +83,8 @@ Scope = Literal["global", "target", "source"]
 # "restart": read at start only; "reload": a reload applies it; "logging": a reload applies it
 # when the reloader can reconfigure logging (the daemon's can).
 Reload = Literal["restart", "reload", "logging"]
+# Which targets inherit a global value: "any" every target, else only targets of that kind.
+Kind = Literal["any", "onprem", "cloud"]
 
 
 def _same(value: Any) -> Any:
@@ -113,6 +126,7 @@ class Field:
     file_variant: str | None = None
     credential: bool = False
     secret: bool = False
+    kind: Kind = "any"
     reload: Reload = "restart"
     doc: str = ""
     doc_default: str | None = None  # README's default column, when the default's text won't do
@@ -131,34 +145,70 @@ FIELDS: tuple[Field, ...] = (
     # A target's identity, first among its options.
     Field("name", None, str, "", scope="target", target_key="name"),
     Field("url", None, TargetUrl, REQUIRED, show=mask_url, scope="target", target_key="url"),
+    Field("kind", None, TargetKind, "onprem", scope="target", target_key="kind"),
+    Field("phone_number_id", None, GraphId | None, scope="target", target_key="phone_number_id",
+          kind="cloud"),
+    Field("waba_id", None, GraphId | None, scope="target", target_key="waba_id", kind="cloud"),
     # Settings, in the order of Settings and of `watchdog config`.
     Field("api_key", "WA_API_KEY", ApiKey | None, show=_masked, target_key="api_key",
           file_variant="api_key_file", credential=True, secret=True, reload="reload",
-          doc="the Webapp's `WA_API_KEY`, 12\u2013128 characters"),
+          kind="onprem", doc="the Webapp's `WA_API_KEY`, 12\u2013128 characters"),
     Field("api_key_file", "WA_API_KEY_FILE", ApiKeyFile | None, show=_path,
           target_key="api_key_file", credential=True, reload="reload",
+          kind="onprem",
           doc="a file holding the key instead (re-read on change: rotation without restart)"),
     Field("web_username", "WA_WEB_USERNAME", Username | None, target_key="username",
           credential=True, reload="reload",
+          kind="onprem",
           doc="user for `POST /v1/users/login` (bearer mode, or versions that refuse the key)"),
     Field("web_password", "WA_WEB_PASSWORD", Password | None, show=_masked, target_key="password",
           file_variant="web_password_file", credential=True, secret=True, reload="reload",
-          doc="that user's password"),
+          kind="onprem", doc="that user's password"),
     Field("web_password_file", "WA_WEB_PASSWORD_FILE", PasswordFile | None, show=_path,
           target_key="password_file", credential=True, reload="reload",
-          doc="a file holding that password instead"),
+          kind="onprem", doc="a file holding that password instead"),
     Field("auth_mode", "WATCHDOG_AUTH_MODE", AuthModeSetting, "apikey",
           doc="`apikey`, `bearer`, or `auto` (key first, bearer where a version refuses it)"),
     Field("health_interval", "WATCHDOG_HEALTH_INTERVAL", HealthInterval, 15.0, show=_duration,
           target_key="health_interval", reload="reload",
-          doc="at least `6s`: the API allows 10 health calls per 60 s for all callers together"),
+          kind="onprem",
+          doc="On-Premises targets: at least `6s` (the API allows 10 health calls per 60 s for "
+          "all callers together)"),
     Field("metrics_interval", "WATCHDOG_METRICS_INTERVAL", Interval, 30.0, show=_duration,
-          target_key="metrics_interval", reload="reload", doc="`0` turns it off"),
+          target_key="metrics_interval", reload="reload", kind="onprem", doc="`0` turns it off"),
     Field("stats_app_interval", "WATCHDOG_STATS_APP_INTERVAL", Interval, 60.0, show=_duration,
-          target_key="stats_app_interval", reload="reload", doc="`0` turns it off"),
+          target_key="stats_app_interval", reload="reload", kind="onprem", doc="`0` turns it off"),
     Field("stats_db_interval", "WATCHDOG_STATS_DB_INTERVAL", Interval, 0.0, show=_duration,
           target_key="stats_db_interval", reload="reload", doc_default="`0` (off)",
-          doc="db stats are expensive for the API; poll them rarely"),
+          kind="onprem", doc="db stats are expensive for the API; poll them rarely"),
+    Field("cloud_access_token", "WA_CLOUD_ACCESS_TOKEN", CloudToken | None, show=_masked,
+          target_key="access_token", file_variant="cloud_access_token_file", credential=True,
+          secret=True, kind="cloud", reload="reload",
+          doc="Cloud API targets: a system user's access token, sent as `Authorization: Bearer`"),
+    Field("cloud_access_token_file", "WA_CLOUD_ACCESS_TOKEN_FILE", CloudTokenFile | None,
+          show=_path, target_key="access_token_file", credential=True, kind="cloud",
+          reload="reload", doc="a file holding that token instead (re-read on change)"),
+    Field("cloud_app_token", "WA_CLOUD_APP_TOKEN", CloudToken | None, show=_masked,
+          target_key="app_token", file_variant="cloud_app_token_file", credential=True,
+          secret=True, kind="cloud", reload="reload",
+          doc="optional app token (the app's id and secret) to read the access token's expiry with "
+          "`debug_token`; without it the access token inspects itself"),
+    Field("cloud_app_token_file", "WA_CLOUD_APP_TOKEN_FILE", CloudTokenFile | None, show=_path,
+          target_key="app_token_file", credential=True, kind="cloud", reload="reload",
+          doc="a file holding the app token instead"),
+    Field("cloud_health_interval", "WATCHDOG_CLOUD_HEALTH_INTERVAL", CloudHealthInterval, 300.0,
+          show=_duration, target_key="health_interval", kind="cloud", reload="reload",
+          doc="Cloud API targets: the phone number's fields and `health_status`, at least `10s` "
+          "(each poll counts against the business's hourly Graph allowance)"),
+    Field("cloud_waba_interval", "WATCHDOG_CLOUD_WABA_INTERVAL", Interval, 900.0, show=_duration,
+          target_key="waba_interval", kind="cloud", reload="reload",
+          doc="the WABA's `health_status`, for targets with a `waba_id`; `0` turns it off"),
+    Field("cloud_token_interval", "WATCHDOG_CLOUD_TOKEN_INTERVAL", Interval, 86400.0,
+          show=_duration, target_key="token_interval", kind="cloud", reload="reload",
+          doc="the access token's expiry through `debug_token`; `0` turns it off"),
+    Field("graph_version", "WATCHDOG_GRAPH_VERSION", GraphVersion, DEFAULT_GRAPH_VERSION,
+          target_key="graph_version", kind="cloud", reload="reload",
+          doc="the Graph API version Cloud API targets are polled with"),
     Field("timeout", "WATCHDOG_TIMEOUT", Timeout, 5.0, show=_duration, target_key="timeout",
           reload="reload", doc="per request, at most `60s`"),
     Field("tls_ca_file", "WATCHDOG_TLS_CA_FILE", CaFile | None, show=_path,
@@ -214,6 +264,9 @@ FIELDS: tuple[Field, ...] = (
           doc="`name=url,name2=url2`, or bare URLs named by their host"),
     Field("web_endpoint", "WA_WEB_ENDPOINT", str, scope="source",
           doc="the official monitoring stack's `host:port` (https assumed); one more target"),
+    Field("cloud_targets", "WATCHDOG_CLOUD_TARGETS", str, scope="source",
+          doc="Cloud API targets: `name=PHONE_NUMBER_ID` or `name=PHONE_NUMBER_ID:WABA_ID`, "
+          "comma-separated (in YAML: `targets` entries with `kind: cloud`)"),
     Field("labels", None, Labels, factory=dict, show=dict, scope="target", target_key="labels"),
 )
 # fmt: on
@@ -226,10 +279,27 @@ _BY_KEY = {field.key: field for field in FIELDS}
 # variable. Nothing else is ever read from the environment, except the alert variables
 # (watchdog.config.alerts), one per rule and key of the `alerts` mapping.
 ENV_VARS: dict[str, str] = {field.key: field.env for field in FIELDS if field.env is not None}
+
+
+def _first_per_option(rows: list[Field]) -> list[Field]:
+    # health_interval has two rows (the On-Prem and the Cloud default); they show alike.
+    seen: dict[str, Field] = {}
+    for row in rows:
+        seen.setdefault(str(row.target_key), row)
+    return list(seen.values())
+
+
 _TARGET_FIELDS = tuple(
-    [field for field in FIELDS if field.target_option and not field.credential]
-    + [field for field in FIELDS if field.target_option and field.credential]
+    _first_per_option([field for field in FIELDS if field.target_option and not field.credential])
+    + _first_per_option([field for field in FIELDS if field.target_option and field.credential])
 )
+# The kinds of target each option applies to.
+_OPTION_KINDS: dict[str, frozenset[str]] = {}
+for _field in FIELDS:
+    if _field.target_key is not None:
+        _OPTION_KINDS[_field.target_key] = _OPTION_KINDS.get(_field.target_key, frozenset()) | {
+            _field.kind
+        }
 # The keys a target may have in the YAML file, as `watchdog config` lists them.
 TARGET_OPTIONS: tuple[str, ...] = tuple(str(field.target_key) for field in _TARGET_FIELDS)
 # Settings a reload applies: the targets and the global values they inherit.
@@ -240,11 +310,14 @@ LOGGING_SETTINGS: tuple[str, ...] = tuple(
 
 
 def inherit(raw: Mapping[str, Any], globals_: Mapping[str, Any]) -> dict[str, Any]:
-    """A raw target with every global value it does not set itself."""
+    """A raw target with every global value it does not set itself, of those its kind uses."""
     # An explicit YAML null means "not set here", so the global value applies.
     own = {key: value for key, value in raw.items() if value is not None}
     target = dict(own)
+    kind = "cloud" if own.get("kind") == "cloud" else "onprem"
     for field in _INHERITED:
+        if field.kind not in ("any", kind):
+            continue
         key = str(field.target_key)
         if globals_.get(field.key) is None:
             continue
@@ -279,10 +352,12 @@ def effective(settings: Settings) -> dict[str, Any]:
 
 
 def effective_target(target: Target) -> dict[str, Any]:
-    """A target's options as ``effective`` shows them; its own secrets are not options."""
+    """A target's options as ``effective`` shows them, those of its kind; its own secrets are
+    not options."""
     return {
         str(field.target_key): field.show(getattr(target, str(field.target_key)))
         for field in _TARGET_FIELDS
+        if _OPTION_KINDS[str(field.target_key)] & {"any", target.kind}
     }
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,23 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from watchdog.base.errors import ConfigError
-from watchdog.base.secrets import ApiKey, ApiKeyFile, Password, PasswordFile
-from watchdog.base.targets import Target
+from watchdog.base.secrets import (
+    ApiKey,
+    ApiKeyFile,
+    CloudToken,
+    CloudTokenFile,
+    Password,
+    PasswordFile,
+)
+from watchdog.base.targets import DEFAULT_GRAPH_VERSION, Target
 from watchdog.base.urls import mask_url
 from watchdog.base.values import (
     AuthModeSetting,
     CaFile,
+    CloudHealthInterval,
     ExternalUrl,
     Flag,
+    GraphVersion,
     HealthInterval,
     HistoryWindow,
     Interval,
@@ -93,6 +102,15 @@ class Settings(BaseSettings):
     metrics_interval: Interval = 30.0
     stats_app_interval: Interval = 60.0
     stats_db_interval: Interval = 0.0
+    # Cloud API (Graph) targets inherit these.
+    cloud_access_token: CloudToken | None = None
+    cloud_access_token_file: CloudTokenFile | None = None
+    cloud_app_token: CloudToken | None = None
+    cloud_app_token_file: CloudTokenFile | None = None
+    cloud_health_interval: CloudHealthInterval = 300.0
+    cloud_waba_interval: Interval = 900.0
+    cloud_token_interval: Interval = 86400.0
+    graph_version: GraphVersion = DEFAULT_GRAPH_VERSION
     timeout: Timeout = 5.0
     tls_ca_file: CaFile | None = None
     tls_insecure: Flag = False
@@ -242,14 +260,20 @@ def _cross_problems(provenance: Provenance, *, require_targets: bool) -> Iterabl
                 f"{provenance.label((value_key,))}; set only one of them"
             )
 
-    targets = [target for target in raw.get("targets") or [] if isinstance(target, dict)]
-    if not targets:
+    every = [target for target in raw.get("targets") or [] if isinstance(target, dict)]
+    if not every:
         if require_targets:
             yield (
                 f"{ENV_VARS['targets']}: no targets to monitor; set {ENV_VARS['targets']} "
                 f"(name=url,name2=url2 or bare URLs) or {ENV_VARS['web_endpoint']} (host:port), "
                 "or list targets in the config file"
             )
+        return
+    yield from _cloud_credential_problems(
+        [target for target in every if target.get("kind") == "cloud"], given
+    )
+    targets = [target for target in every if target.get("kind") != "cloud"]
+    if not targets:
         return
 
     mode = raw.get("auth_mode", "apikey")
@@ -281,3 +305,24 @@ def _cross_problems(provenance: Provenance, *, require_targets: bool) -> Iterabl
                 f"{ENV_VARS['web_password']}: not set; auth mode 'bearer' needs a user name and a "
                 f"password: set {ENV_VARS['web_password']} or {ENV_VARS['web_password_file']}"
             )
+
+
+def _cloud_credential_problems(
+    targets: list[dict[str, Any]], given: Callable[[str], bool]
+) -> Iterable[str]:
+    if not targets or given("cloud_access_token") or given("cloud_access_token_file"):
+        return
+    missing = [
+        raw_target_name(target) for target in targets if target.get("access_token_file") is None
+    ]
+    if not missing:
+        return
+    own = (
+        ""
+        if len(missing) == len(targets)
+        else f" (or access_token_file in the config file for targets {', '.join(missing)})"
+    )
+    yield (
+        f"{ENV_VARS['cloud_access_token']}: not set; Cloud API targets need an access token: set "
+        f"{ENV_VARS['cloud_access_token']} or {ENV_VARS['cloud_access_token_file']}{own}"
+    )

@@ -25,6 +25,7 @@ from pydantic_settings import InitSettingsSource, PydanticBaseSettingsSource
 from watchdog.base.targets import (
     default_target_name,
     endpoint_url,
+    parse_cloud_target_list,
     parse_target_list,
 )
 from watchdog.base.urls import mask_url
@@ -51,7 +52,7 @@ __all__ = [
     "raw_target_name",
 ]
 
-_TARGET_VARS = ("targets", "web_endpoint")
+_TARGET_VARS = ("targets", "web_endpoint", "cloud_targets")
 ALERTS_KEY = "alerts"
 
 # A target's own credentials come from files only, so the YAML file can be shared.
@@ -79,6 +80,9 @@ def raw_target_name(raw: Mapping[str, Any]) -> str:
     name = raw.get("name")
     if isinstance(name, str):
         return name
+    number = raw.get("phone_number_id")
+    if raw.get("kind") == "cloud" and isinstance(number, str | int):
+        return str(number)
     url = raw.get("url")
     if isinstance(url, str):
         return default_target_name(url) or mask_url(url)
@@ -112,6 +116,8 @@ class YamlSource(InitSettingsSource):
                 self.targets = self._targets(value)
             elif key == "web_endpoint":
                 endpoint = self._endpoint(value)
+            elif key == "cloud_targets":
+                endpoint += self._cloud(value)
             elif key == ALERTS_KEY and key in known:
                 alerts = self._alerts(value)
                 if alerts is not None:
@@ -121,7 +127,7 @@ class YamlSource(InitSettingsSource):
             else:
                 self.problems.append(f"{key} in {self.path}: unknown key{_suggest(key, known)}")
         self.targets += endpoint
-        if "targets" in document or "web_endpoint" in document:
+        if any(key in document for key in _TARGET_VARS):
             values["targets"] = [raw for raw, _ in self.targets]
         return values
 
@@ -135,6 +141,17 @@ class YamlSource(InitSettingsSource):
             )
             return []
         return [({"url": endpoint_url(value)}, Origin(yaml_key="web_endpoint"))]
+
+    def _cloud(self, value: object) -> list[tuple[RawTarget, Origin]]:
+        if value is None:
+            return []
+        if not isinstance(value, str):
+            self.problems.append(
+                f"cloud_targets in {self.path}: expected name=PHONE_NUMBER_ID[:WABA_ID],... "
+                f"(got {type(value).__name__}); or list them under targets with kind: cloud"
+            )
+            return []
+        return [(raw, Origin(yaml_key="cloud_targets")) for raw in parse_cloud_target_list(value)]
 
     def _alerts(self, value: object) -> RawAlerts | None:
         if value is None:
@@ -281,6 +298,10 @@ class EnvSource(PydanticBaseSettingsSource):
             self.targets.append(
                 ({"url": endpoint_url(endpoint)}, Origin(env_var=ENV_VARS["web_endpoint"]))
             )
+        self.targets += [
+            (raw, Origin(env_var=ENV_VARS["cloud_targets"]))
+            for raw in parse_cloud_target_list(environ.get(ENV_VARS["cloud_targets"], ""))
+        ]
         if self.targets:
             self.targets = _with_yaml_options(
                 self.targets, yaml_source.targets if yaml_source else []
@@ -327,6 +348,10 @@ def _with_yaml_options(
             merged.append((raw, origin))
             continue
         yaml_raw, yaml_origin = match
-        options = {key: value for key, value in yaml_raw.items() if key not in ("name", "url")}
+        options = {
+            key: value
+            for key, value in yaml_raw.items()
+            if key not in ("name", "url", "kind", "phone_number_id", "waba_id")
+        }
         merged.append(({**options, **raw}, Origin(origin.env_var, yaml_origin.yaml_key)))
     return merged

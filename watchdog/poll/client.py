@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -25,7 +25,7 @@ import httpx
 
 from watchdog.api.diagnosis import ACCESS_DENIED_CODE, is_password_change
 from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, SHAPE, Endpoint
-from watchdog.api.payloads import ApiErrorInfo
+from watchdog.api.graph_usage import parse_usage_header
 from watchdog.api.results import PollResult
 from watchdog.base.log import get_logger
 from watchdog.base.redact import Redactor
@@ -42,7 +42,7 @@ from watchdog.poll.credentials import (
 from watchdog.poll.tls import TlsContexts
 from watchdog.poll.transport import DEFAULT_MAX_BODY_BYTES, HttpExchange, Outcome, one_line
 
-__all__ = ["ApiClient", "AuthMode"]
+__all__ = ["ApiClient", "AuthMode", "run_poll"]
 
 log = get_logger(__name__)
 
@@ -119,23 +119,12 @@ class ApiClient:
 
     async def poll(self, endpoint: Endpoint) -> PollResult:
         """GET one monitoring endpoint and classify the outcome. Never raises."""
-        started_at = self._clock()
-        began = time.perf_counter()
-        try:
-            outcome = await self._poll(endpoint)
-        except Exception as exc:
-            log.exception("poll_internal_error", target=self.target.name, endpoint=endpoint.value)
-            outcome = Outcome(INTERNAL, f"internal error ({type(exc).__name__}); see the log")
-        return PollResult(
-            target=self.target.name,
-            endpoint=endpoint,
-            started_at=started_at,
-            duration=time.perf_counter() - began,
-            status_code=outcome.status_code,
-            reason=outcome.reason,
-            detail=self._scrub(outcome.detail),
-            api_error=self._scrub_error(outcome.api_error),
-            body=outcome.body,
+        return await run_poll(
+            self.target.name,
+            endpoint,
+            lambda: self._poll(endpoint),
+            clock=self._clock,
+            redactor=self._redactor,
         )
 
     async def _poll(self, endpoint: Endpoint) -> Outcome:
@@ -286,17 +275,44 @@ class ApiClient:
     async def _get(self, endpoint: Endpoint, authorization: str) -> Outcome:
         return await self._http.request("GET", endpoint.path, {"Authorization": authorization})
 
-    def _scrub(self, detail: str) -> str:
-        return one_line(self._redactor.redact_text(one_line(detail)))
-
-    def _scrub_error(self, error: ApiErrorInfo | None) -> ApiErrorInfo | None:
-        # The API's details may echo what the watchdog sent (a header, a user name).
-        if error is None or not error.details:
-            return error
-        return replace(error, details=self._redactor.redact_text(error.details))
-
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+async def run_poll(
+    target: str,
+    endpoint: Endpoint,
+    attempt: Callable[[], Awaitable[Outcome]],
+    *,
+    clock: Callable[[], float],
+    redactor: Redactor,
+) -> PollResult:
+    """Run one poll's `attempt` and make its outcome a result, its texts scrubbed of every
+    secret the redactor knows. Never raises: a bug becomes an `internal` result."""
+    started_at = clock()
+    began = time.perf_counter()
+    try:
+        outcome = await attempt()
+    except Exception as exc:
+        log.exception("poll_internal_error", target=target, endpoint=endpoint.value)
+        outcome = Outcome(INTERNAL, f"internal error ({type(exc).__name__}); see the log")
+    error = outcome.api_error
+    if error is not None and error.details:
+        # The API's details may echo what the watchdog sent (a header, a user name).
+        error = replace(error, details=redactor.redact_text(error.details))
+    return PollResult(
+        target=target,
+        endpoint=endpoint,
+        started_at=started_at,
+        duration=time.perf_counter() - began,
+        status_code=outcome.status_code,
+        reason=outcome.reason,
+        detail=one_line(redactor.redact_text(one_line(outcome.detail))),
+        api_error=error,
+        # A failure's error body has been read into api_error; it is not kept.
+        body=outcome.body if outcome.reason is None else None,
+        usage=parse_usage_header(outcome.usage),
+    )
 
 
 def _token_of(body: Any) -> tuple[str | None, object]:

@@ -19,6 +19,7 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watchdog.api.endpoints import Endpoint
+from watchdog.api.graph_usage import usage_wait
 from watchdog.api.results import Observation, PollResult, observe
 from watchdog.base.log import get_logger
 from watchdog.base.targets import Target
@@ -246,7 +247,12 @@ class Poller:
         result = observation.result
         state = self.state.get(target.name, endpoint)
         interval = endpoint.interval(target)
-        wait = backoff_seconds(interval, state.consecutive_throttled if state else 0)
+        wait = max(
+            backoff_seconds(interval, state.consecutive_throttled if state else 0),
+            # A Cloud answer says how much of the hourly allowance is used: slow down before
+            # Meta throttles, and hold off until it lets calls through again.
+            usage_wait(result.usage, interval),
+        )
         if state is not None:
             # The earliest next poll: the normal interval plus the backoff.
             state.backoff_seconds = wait

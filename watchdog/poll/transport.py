@@ -14,12 +14,13 @@ import json
 import socket
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 
 from watchdog.api.endpoints import status_reason
+from watchdog.api.graph_usage import HEADER as USAGE_HEADER
 from watchdog.api.payloads import ApiErrorInfo, api_error
 from watchdog.base.durations import format_duration
 from watchdog.base.log import get_logger
@@ -60,7 +61,11 @@ class Outcome:
     detail: str = ""
     status_code: int | None = None
     api_error: ApiErrorInfo | None = None
+    # The decoded body: a success's answer, or an error's JSON (up to 64 KiB) for a caller that
+    # reads another envelope than the On-Premises one (Graph's `{"error": ...}`).
     body: Any = None
+    # Graph's `X-Business-Use-Case-Usage` header, when the answer had one.
+    usage: str | None = None
 
 
 class HttpExchange:
@@ -150,13 +155,17 @@ class HttpExchange:
         success = 200 <= status < 300
         limit = self._max_body if success else min(self._max_body, _MAX_ERROR_BODY)
         raw = await _read_capped(response, limit)
+        usage = response.headers.get(USAGE_HEADER)
         if success:
             if raw is None:
-                return Outcome("too_large", f"answer larger than {_size(limit)}", status)
-            return await _decode(status, raw)
+                too_large = f"answer larger than {_size(limit)}"
+                return Outcome("too_large", too_large, status, usage=usage)
+            return replace(await _decode(status, raw), usage=usage)
         data = None if raw is None else _loads_or_none(raw)
         err = api_error(data)
-        return Outcome(status_reason(status), _http_detail(status, err), status, err)
+        return Outcome(
+            status_reason(status), _http_detail(status, err), status, err, body=data, usage=usage
+        )
 
     def _transport_failure(self, exc: httpx.RequestError) -> Outcome:
         chain = list(_causes(exc))

@@ -26,6 +26,10 @@ def test_endpoints_poll_the_monitoring_paths() -> None:
         "metrics": "/metrics",
         "stats_app": "/v1/stats/app",
         "stats_db": "/v1/stats/db",
+        # Graph nodes: the client fills in the version and the ids.
+        "phone_number": "/{version}/{phone_number_id}",
+        "waba": "/{version}/{waba_id}",
+        "token": "/{version}/debug_token",
     }
 
 

@@ -195,9 +195,11 @@ def test_status_decides_without_a_known_code(status: int | None, reason: str) ->
 
 
 def test_reasons_are_new_labels() -> None:
-    """The Graph reasons are distinct, and none collides with an On-Premises reason."""
+    """The Graph reasons are distinct and among the reasons a poll reports (the `reason` label),
+    none of them an On-Premises status reason."""
     assert len(set(GRAPH_REASONS)) == len(GRAPH_REASONS) == 5
-    assert not set(GRAPH_REASONS) & set(REASONS)
+    assert set(GRAPH_REASONS) <= set(REASONS)
+    assert not any(reason.startswith("http_") for reason in GRAPH_REASONS)
     assert {TOKEN, PERMISSION, THROTTLED, TRANSIENT, OTHER} == set(GRAPH_REASONS)
 
 

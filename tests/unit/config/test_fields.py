@@ -12,6 +12,7 @@ from pydantic_core import PydanticUndefined
 from tests.unit.config.support import BASE, KEY, load, write_yaml
 from watchdog.base.errors import ConfigError
 from watchdog.base.secrets import read_api_key_file, read_bearer_token_file, read_password_file
+from watchdog.base.targets import CLOUD_ONLY
 from watchdog.config.fields import (
     ENV_VARS,
     FIELDS,
@@ -24,6 +25,9 @@ from watchdog.config.fields import (
     secret_values,
 )
 from watchdog.config.settings import Settings, Target, load_settings
+
+# Target options only a Cloud target has besides CLOUD_ONLY's ids and tokens.
+CLOUD_OPTIONS = ("waba_interval", "token_interval", "graph_version")
 
 README = Path(__file__).parents[3] / "README.md"
 
@@ -49,8 +53,13 @@ def test_settings_fields_are_the_table_rows() -> None:
 
 
 def test_target_fields_are_the_table_rows() -> None:
-    """Every Target field is a row's target key, of the same type and default as that row."""
-    rows = {row.target_key: row for row in FIELDS if row.target_key is not None}
+    """Every Target field is a row's target key, of the same type and default as that row (the
+    first row: a Cloud target's health_interval default is the second, cloud_health_interval,
+    which `inherit` applies)."""
+    rows: dict[str, Field] = {}
+    for row in FIELDS:
+        if row.target_key is not None:
+            rows.setdefault(row.target_key, row)
     assert set(Target.model_fields) == set(rows)
     hints = get_type_hints(Target, include_extras=True)
     for key, row in rows.items():
@@ -71,6 +80,14 @@ def test_environment_variables() -> None:
         "metrics_interval": "WATCHDOG_METRICS_INTERVAL",
         "stats_app_interval": "WATCHDOG_STATS_APP_INTERVAL",
         "stats_db_interval": "WATCHDOG_STATS_DB_INTERVAL",
+        "cloud_access_token": "WA_CLOUD_ACCESS_TOKEN",
+        "cloud_access_token_file": "WA_CLOUD_ACCESS_TOKEN_FILE",
+        "cloud_app_token": "WA_CLOUD_APP_TOKEN",
+        "cloud_app_token_file": "WA_CLOUD_APP_TOKEN_FILE",
+        "cloud_health_interval": "WATCHDOG_CLOUD_HEALTH_INTERVAL",
+        "cloud_waba_interval": "WATCHDOG_CLOUD_WABA_INTERVAL",
+        "cloud_token_interval": "WATCHDOG_CLOUD_TOKEN_INTERVAL",
+        "graph_version": "WATCHDOG_GRAPH_VERSION",
         "timeout": "WATCHDOG_TIMEOUT",
         "tls_ca_file": "WATCHDOG_TLS_CA_FILE",
         "tls_insecure": "WATCHDOG_TLS_INSECURE",
@@ -88,6 +105,7 @@ def test_environment_variables() -> None:
         "shard": "WATCHDOG_SHARD",
         "targets": "WATCHDOG_TARGETS",
         "web_endpoint": "WA_WEB_ENDPOINT",
+        "cloud_targets": "WATCHDOG_CLOUD_TARGETS",
     }
 
 
@@ -96,10 +114,16 @@ def test_target_options_and_what_targets_inherit() -> None:
     assert TARGET_OPTIONS == (
         "name",
         "url",
+        "kind",
+        "phone_number_id",
+        "waba_id",
         "health_interval",
         "metrics_interval",
         "stats_app_interval",
         "stats_db_interval",
+        "waba_interval",
+        "token_interval",
+        "graph_version",
         "timeout",
         "tls_ca_file",
         "tls_insecure",
@@ -107,6 +131,8 @@ def test_target_options_and_what_targets_inherit() -> None:
         "api_key_file",
         "username",
         "password_file",
+        "access_token_file",
+        "app_token_file",
     )
     inherited = {row.key: row.target_key for row in FIELDS if row.scope == "global"}
     assert {key: target_key for key, target_key in inherited.items() if target_key} == {
@@ -119,6 +145,14 @@ def test_target_options_and_what_targets_inherit() -> None:
         "metrics_interval": "metrics_interval",
         "stats_app_interval": "stats_app_interval",
         "stats_db_interval": "stats_db_interval",
+        "cloud_access_token": "access_token",
+        "cloud_access_token_file": "access_token_file",
+        "cloud_app_token": "app_token",
+        "cloud_app_token_file": "app_token_file",
+        "cloud_health_interval": "health_interval",
+        "cloud_waba_interval": "waba_interval",
+        "cloud_token_interval": "token_interval",
+        "graph_version": "graph_version",
         "timeout": "timeout",
         "tls_ca_file": "tls_ca_file",
         "tls_insecure": "tls_insecure",
@@ -138,6 +172,14 @@ def test_a_reload_applies_the_targets_and_what_they_inherit() -> None:
         "metrics_interval",
         "stats_app_interval",
         "stats_db_interval",
+        "cloud_access_token",
+        "cloud_access_token_file",
+        "cloud_app_token",
+        "cloud_app_token_file",
+        "cloud_health_interval",
+        "cloud_waba_interval",
+        "cloud_token_interval",
+        "graph_version",
         "timeout",
         "tls_ca_file",
         "tls_insecure",
@@ -162,6 +204,14 @@ def test_effective_lists_settings_and_target_options_in_order() -> None:
         "metrics_interval",
         "stats_app_interval",
         "stats_db_interval",
+        "cloud_access_token",
+        "cloud_access_token_file",
+        "cloud_app_token",
+        "cloud_app_token_file",
+        "cloud_health_interval",
+        "cloud_waba_interval",
+        "cloud_token_interval",
+        "graph_version",
         "timeout",
         "tls_ca_file",
         "tls_insecure",
@@ -180,7 +230,29 @@ def test_effective_lists_settings_and_target_options_in_order() -> None:
         "shard",
         "targets",
     ]
-    assert list(effective["targets"][0]) == list(TARGET_OPTIONS)
+    # An On-Prem target shows the options of its kind; a Cloud target those of its own.
+    onprem = [key for key in TARGET_OPTIONS if key not in CLOUD_ONLY + CLOUD_OPTIONS]
+    assert list(effective["targets"][0]) == onprem
+
+
+def test_a_cloud_target_shows_its_own_options_token_file_not_token() -> None:
+    """`watchdog config` shows a cloud target's options (no API key, no metrics interval) and
+    never its token."""
+    token = "EAAsecretTokenValue0123456789"
+    effective = load_settings(
+        {"WATCHDOG_CLOUD_TARGETS": "shop=106540352242922:102290129340398",
+         "WA_CLOUD_ACCESS_TOKEN": token}
+    ).effective()  # fmt: skip
+    [target] = effective["targets"]
+    assert list(target) == [
+        "name", "url", "kind", "phone_number_id", "waba_id", "health_interval", "waba_interval",
+        "token_interval", "graph_version", "timeout", "tls_ca_file", "tls_insecure", "labels",
+        "access_token_file", "app_token_file",
+    ]  # fmt: skip
+    assert target["health_interval"] == "5m"
+    assert target["url"] == "https://graph.facebook.com"
+    assert effective["cloud_access_token"] == "********"
+    assert token not in repr(effective)
 
 
 def test_secret_values_are_every_configured_secret(tmp: str) -> None:

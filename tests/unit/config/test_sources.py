@@ -76,10 +76,12 @@ INVALID = [
         "is called 'timeout'",
         "foo in {tmp}/unknown.yaml: unknown key; known keys: api_key, api_key_file, "
         "web_username, web_password, web_password_file, auth_mode, health_interval, "
-        "metrics_interval, stats_app_interval, stats_db_interval, timeout, tls_ca_file, "
+        "metrics_interval, stats_app_interval, stats_db_interval, cloud_access_token, "
+        "cloud_access_token_file, cloud_app_token, cloud_app_token_file, cloud_health_interval, "
+        "cloud_waba_interval, cloud_token_interval, graph_version, timeout, tls_ca_file, "
         "tls_insecure, listen, tls_cert_file, tls_key_file, basic_auth_users, bearer_token_file, "
         "external_url, history, log_format, log_level, alertmanager_urls, webhook_urls, shard, "
-        "targets, web_endpoint, alerts",
+        "targets, web_endpoint, cloud_targets, alerts",
     ),
     case(
         "yaml-scalars",

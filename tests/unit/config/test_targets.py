@@ -127,8 +127,10 @@ INVALID = [
         "targets[1].api_key in {tmp}/target-shape.yaml: unknown key; a target's own API key "
         "must come from a file: use api_key_file",
         "targets[1].colour in {tmp}/target-shape.yaml: unknown key; known keys: name, url, "
-        "health_interval, metrics_interval, stats_app_interval, stats_db_interval, timeout, "
-        "tls_ca_file, tls_insecure, labels, api_key_file, username, password_file",
+        "kind, phone_number_id, waba_id, health_interval, metrics_interval, stats_app_interval, "
+        "stats_db_interval, waba_interval, token_interval, graph_version, timeout, tls_ca_file, "
+        "tls_insecure, labels, api_key_file, username, password_file, access_token_file, "
+        "app_token_file",
         "targets[2] in {tmp}/target-shape.yaml: expected a mapping with at least a url (got int)",
         "targets[0].url in {tmp}/target-shape.yaml: required, but not set",
     ),

@@ -1,0 +1,129 @@
+"""What a Cloud API number's answers mean: the verdict on sending messages, and what the
+watchdog remembers between polls (a messaging limit or throughput level that went down, the
+business use case usage).
+
+The Cloud counterpart of `gateways.py`: one reading serves the alerts, the status page,
+`watchdog check` and `/probe`. Facts: `whatsapp-cloud-api-monitoring.md` §1-§2 and the
+recommendation of §9 (critical: BLOCKED, status other than CONNECTED, platform other than
+CLOUD_API; warning: LIMITED, quality RED, a lower limit or throughput than before).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watchdog.api.graph import CLOUD_API, CONNECTED, PhoneNumber, limit_rank, throughput_rank
+from watchdog.api.graph_health import AVAILABLE, BLOCKED, LIMITED, HealthStatus
+from watchdog.api.graph_usage import Usage
+
+__all__ = ["RED", "CloudMemory", "CloudVerdict", "Drop", "cloud_verdict"]
+
+RED = "RED"
+
+
+@dataclass(frozen=True)
+class CloudVerdict:
+    """`up`: the number can send messages as far as Meta says; `degraded`: it can, with a
+    limit or a quality problem. `problems` name what is wrong, most severe first."""
+
+    up: bool
+    degraded: bool
+    summary: str
+    problems: tuple[str, ...] = ()
+
+
+def cloud_verdict(phone: PhoneNumber | None, waba: HealthStatus | None = None) -> CloudVerdict:
+    """The verdict on a number's latest answer and its WABA's (either may be None)."""
+    critical: list[str] = []
+    warning: list[str] = []
+    if phone is not None and phone.status is not None and phone.status != CONNECTED:
+        critical.append(f"phone number status {phone.status} (not CONNECTED)")
+    if phone is not None and phone.platform_type not in (None, CLOUD_API):
+        critical.append(f"platform {phone.platform_type} (not CLOUD_API)")
+    for what, health in (("number", phone.health if phone else None), ("WABA", waba)):
+        if health is None:
+            continue
+        if health.messaging == BLOCKED:
+            critical.append(f"{what} cannot send messages: {_entities(health.blocked())}")
+        elif health.messaging == LIMITED:
+            warning.append(f"{what} messaging limited: {_entities(health.limited())}")
+        elif health.messaging != AVAILABLE:
+            warning.append(f"{what} messaging {health.messaging}")
+    if phone is not None and phone.quality_rating == RED:
+        warning.append("quality rating RED")
+    summary = "; ".join([*critical, *warning]) or _fine(phone)
+    return CloudVerdict(
+        up=not critical, degraded=bool(warning), summary=summary, problems=(*critical, *warning)
+    )
+
+
+def _entities(entities: tuple[object, ...]) -> str:
+    names = []
+    for entity in entities:
+        kind = getattr(entity, "entity_type", None) or "entity"
+        ident = getattr(entity, "id", None)
+        names.append(f"{kind} {ident}" if ident else str(kind))
+    return ", ".join(names) or "no entity named"
+
+
+def _fine(phone: PhoneNumber | None) -> str:
+    if phone is None:
+        return "can send messages"
+    parts = [phone.status or "status unknown", "can send messages"]
+    if phone.quality_rating:
+        parts.append(f"quality {phone.quality_rating}")
+    if phone.messaging_limit:
+        parts.append(phone.messaging_limit)
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A messaging limit (`what` = "messaging limit") or throughput level ("throughput") lower
+    than at the poll before, since `at`."""
+
+    what: str
+    before: str
+    after: str
+    at: float
+
+
+class CloudMemory:
+    """What one Cloud target's earlier answers said that the latest one does not.
+
+    A drop stays remembered until the value climbs back to where it was (the alert's own
+    `hold` bounds how long it fires); the usage is the latest header seen on any answer.
+    """
+
+    def __init__(self) -> None:
+        self.limit: str | None = None
+        self.throughput: str | None = None
+        self.drops: dict[str, Drop] = {}
+        self.usage: tuple[Usage, ...] = ()
+        self.usage_at: float | None = None
+
+    def observe(self, phone: PhoneNumber, at: float) -> None:
+        self.limit = self._compare("messaging limit", self.limit, phone.messaging_limit, at)
+        self.throughput = self._compare("throughput", self.throughput, phone.throughput_level, at)
+
+    def observe_usage(self, usage: tuple[Usage, ...], at: float) -> None:
+        if usage:
+            self.usage = usage
+            self.usage_at = at
+
+    def _compare(self, what: str, before: str | None, after: str | None, at: float) -> str | None:
+        rank = limit_rank if what == "messaging limit" else throughput_rank
+        new = rank(after)
+        if new is None:
+            # TIER_NOT_SET, NOT_APPLICABLE or missing: nothing to compare; the last known
+            # value stays the reference.
+            return before
+        drop = self.drops.get(what)
+        if drop is not None and new >= (rank(drop.before) or 0):
+            del self.drops[what]
+        old = rank(before)
+        if old is not None and new < old and before is not None and after is not None:
+            # A second drop keeps the level it fell from first.
+            first = drop.before if drop is not None and what in self.drops else before
+            self.drops[what] = Drop(what, first, after, at)
+        return after
