@@ -21,6 +21,7 @@ from watchdog.api.results import Observation
 from watchdog.base.histogram import bucket_index
 from watchdog.base.targets import Target
 from watchdog.timeline import (
+    CANNOT_SEND,
     DEGRADED,
     DOWN,
     NOT_REGISTERED,
@@ -411,7 +412,7 @@ class State:
 def _mark(verdict: CloudVerdict) -> str:
     """A Cloud answer's mark on the timeline."""
     if not verdict.up:
-        return DOWN
+        return CANNOT_SEND
     return DEGRADED if verdict.degraded else OK
 
 

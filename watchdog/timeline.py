@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, RATE_LIMITED, REASONS
 
 # What a poll found, by index. The health endpoint's successful answers are judged by their
-# gateways (a 200 can say that every gateway is down); other endpoints' successes are "ok".
+# gateways (a 200 can say that every gateway is down), a Cloud number's by the Cloud verdict
+# (BLOCKED or not CONNECTED: "cannot send"); other endpoints' successes are "ok".
 OK, DEGRADED, DOWN, NOT_REGISTERED = "ok", "degraded", "gateway down", "not registered"
+CANNOT_SEND = "cannot send"
 # A failure reason this table does not know (a kind of target added later) is kept as this,
 # rather than refused: recording a poll must never fail.
 OTHER = "other failure"
-OUTCOMES: tuple[str, ...] = (OK, DEGRADED, DOWN, NOT_REGISTERED, OTHER, *REASONS)
+OUTCOMES: tuple[str, ...] = (OK, DEGRADED, DOWN, NOT_REGISTERED, CANNOT_SEND, OTHER, *REASONS)
 _INDEX = {outcome: i for i, outcome in enumerate(OUTCOMES)}
 _OUTCOME_BITS = 6
 assert len(OUTCOMES) <= 1 << _OUTCOME_BITS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -48,6 +48,7 @@ __all__ = [
     "TargetUrl",
     "default_target_name",
     "endpoint_url",
+    "is_cloud",
     "parse_cloud_target_list",
     "parse_target_list",
 ]
@@ -56,6 +57,8 @@ __all__ = [
 # proxy.
 GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_VERSION = "v25.0"
+# Reference §9: a number's health every 5 min uses 12 of the hourly calls.
+DEFAULT_CLOUD_HEALTH_INTERVAL = 300.0
 # A target's options that only one kind uses: setting one on the other kind is a mistake worth
 # an error (an API key on a Cloud target would silently do nothing).
 ONPREM_ONLY = ("api_key", "api_key_file", "username", "password", "password_file")
@@ -80,6 +83,12 @@ RESERVED_LABELS = (
     "diagnosis",
     "problem",
 )
+
+
+def is_cloud(raw: Mapping[str, Any]) -> bool:
+    """Whether a raw (not yet validated) target is of kind cloud, as validation will read it."""
+    kind = raw.get("kind")
+    return isinstance(kind, str) and kind.strip().lower() == "cloud"
 
 
 def default_target_name(url: str) -> str | None:
@@ -215,9 +224,13 @@ class Target(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _default_name(cls, data: object) -> object:
-        if isinstance(data, dict) and data.get("kind") == "cloud":
+        if isinstance(data, dict) and is_cloud(data):
             if data.get("url") is None:
                 data = {**data, "url": GRAPH_URL}
+            if data.get("health_interval") is None:
+                # The field's default is the On-Prem one; the settings pass the Cloud default
+                # (cloud_health_interval), and a Target built on its own gets it here.
+                data = {**data, "health_interval": DEFAULT_CLOUD_HEALTH_INTERVAL}
             number = data.get("phone_number_id")
             if data.get("name") is None and isinstance(number, str | int):
                 # Every cloud target has the same host: the number names it instead.

@@ -374,7 +374,7 @@ CloudHealthInterval = Annotated[float, BeforeValidator(_cloud_health_interval)]
 GraphVersion = Annotated[str, BeforeValidator(_graph_version)]
 GraphId = Annotated[str, BeforeValidator(_graph_id)]
 # "onprem": the On-Premises API's monitoring nodes; "cloud": a number on the Cloud API (Graph).
-TargetKind = Literal["onprem", "cloud"]
+TargetKind = Annotated[Literal["onprem", "cloud"], BeforeValidator(choice(("onprem", "cloud")))]
 Interval = Annotated[float, BeforeValidator(_interval)]
 HistoryWindow = Annotated[float, BeforeValidator(_history)]
 Timeout = Annotated[float, BeforeValidator(_timeout)]

@@ -29,7 +29,14 @@ from watchdog.base.secrets import (
     Password,
     PasswordFile,
 )
-from watchdog.base.targets import DEFAULT_GRAPH_VERSION, Labels, Target, TargetUrl
+from watchdog.base.targets import (
+    DEFAULT_CLOUD_HEALTH_INTERVAL,
+    DEFAULT_GRAPH_VERSION,
+    Labels,
+    Target,
+    TargetUrl,
+    is_cloud,
+)
 from watchdog.base.urls import MASK, mask_url
 from watchdog.base.values import (
     AuthModeSetting,
@@ -196,7 +203,8 @@ FIELDS: tuple[Field, ...] = (
     Field("cloud_app_token_file", "WA_CLOUD_APP_TOKEN_FILE", CloudTokenFile | None, show=_path,
           target_key="app_token_file", credential=True, kind="cloud", reload="reload",
           doc="a file holding the app token instead"),
-    Field("cloud_health_interval", "WATCHDOG_CLOUD_HEALTH_INTERVAL", CloudHealthInterval, 300.0,
+    Field("cloud_health_interval", "WATCHDOG_CLOUD_HEALTH_INTERVAL", CloudHealthInterval,
+          DEFAULT_CLOUD_HEALTH_INTERVAL,
           show=_duration, target_key="health_interval", kind="cloud", reload="reload",
           doc="Cloud API targets: the phone number's fields and `health_status`, at least `10s` "
           "(each poll counts against the business's hourly Graph allowance)"),
@@ -314,7 +322,7 @@ def inherit(raw: Mapping[str, Any], globals_: Mapping[str, Any]) -> dict[str, An
     # An explicit YAML null means "not set here", so the global value applies.
     own = {key: value for key, value in raw.items() if value is not None}
     target = dict(own)
-    kind = "cloud" if own.get("kind") == "cloud" else "onprem"
+    kind = "cloud" if is_cloud(own) else "onprem"
     for field in _INHERITED:
         if field.kind not in ("any", kind):
             continue

@@ -32,7 +32,7 @@ from watchdog.base.secrets import (
     Password,
     PasswordFile,
 )
-from watchdog.base.targets import DEFAULT_GRAPH_VERSION, Target
+from watchdog.base.targets import DEFAULT_GRAPH_VERSION, Target, is_cloud
 from watchdog.base.urls import mask_url
 from watchdog.base.values import (
     AuthModeSetting,
@@ -269,10 +269,8 @@ def _cross_problems(provenance: Provenance, *, require_targets: bool) -> Iterabl
                 "or list targets in the config file"
             )
         return
-    yield from _cloud_credential_problems(
-        [target for target in every if target.get("kind") == "cloud"], given
-    )
-    targets = [target for target in every if target.get("kind") != "cloud"]
+    yield from _cloud_credential_problems([target for target in every if is_cloud(target)], given)
+    targets = [target for target in every if not is_cloud(target)]
     if not targets:
         return
 

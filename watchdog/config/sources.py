@@ -25,6 +25,7 @@ from pydantic_settings import InitSettingsSource, PydanticBaseSettingsSource
 from watchdog.base.targets import (
     default_target_name,
     endpoint_url,
+    is_cloud,
     parse_cloud_target_list,
     parse_target_list,
 )
@@ -81,7 +82,7 @@ def raw_target_name(raw: Mapping[str, Any]) -> str:
     if isinstance(name, str):
         return name
     number = raw.get("phone_number_id")
-    if raw.get("kind") == "cloud" and isinstance(number, str | int):
+    if is_cloud(raw) and isinstance(number, str | int):
         return str(number)
     url = raw.get("url")
     if isinstance(url, str):

@@ -11,6 +11,7 @@ from watchdog.api.graph_usage import (
     MAX_USAGES,
     Usage,
     parse_usage_header,
+    usage_wait,
     worst_percent,
 )
 
@@ -118,3 +119,21 @@ def test_object_count_is_bounded() -> None:
     usages = parse_usage_header(header)
     assert len(usages) == MAX_USAGES
     assert [u.call_count for u in usages[:4]] == [0.0, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [
+        (None, 0.0),
+        ('{"1": [{"call_count": 79, "total_time": 10}]}', 0.0),
+        ('{"1": [{"call_count": 10, "total_cputime": 80}]}', 300.0),
+        ('{"1": [{"call_count": 99}], "2": [{"total_time": 100}]}', 900.0),
+        # Graph says when calls are allowed again: wait until then (at least one interval).
+        ('{"1": [{"call_count": 100, "estimated_time_to_regain_access": 30}]}', 1500.0),
+        ('{"1": [{"call_count": 100, "estimated_time_to_regain_access": 1}]}', 300.0),
+    ],
+)
+def test_polls_slow_down_before_the_allowance_runs_out(header: str | None, wait: float) -> None:
+    """At a 5-min interval: from 80 % one extra interval, at 100 % three, and a stated regain
+    time is waited out."""
+    assert usage_wait(parse_usage_header(header), 300.0) == wait

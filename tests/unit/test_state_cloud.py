@@ -1,0 +1,154 @@
+"""A Cloud target in the state: only its own endpoints, each answer on the timeline as its
+verdict, the verdict on fresh answers, the memory of drops and usage, throttling counted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from tests.unit.test_state import NOW, Clock
+from watchdog.api.endpoints import Endpoint
+from watchdog.api.graph_usage import parse_usage_header
+from watchdog.api.results import Observation, PollResult, observe
+from watchdog.base.targets import Target
+from watchdog.simulator.graph import GraphConfig, GraphDeployment
+from watchdog.simulator.graph_scenarios import GraphScenario
+from watchdog.state import State
+
+NUMBER = "106540352242922"
+WABA = "102290129340398"
+FIELDS = None  # every field the simulator knows
+
+
+def cloud(name: str = "shop", **kw: Any) -> Target:
+    return Target(
+        name=name,
+        url="https://graph.example",
+        kind="cloud",
+        phone_number_id=NUMBER,
+        waba_id=WABA,
+        **kw,
+    )
+
+
+def phone_body(scenario: GraphScenario) -> Any:
+    deployment = GraphDeployment(GraphConfig(scenario=scenario))
+    body = deployment.phone_number(NUMBER, list(PHONE_FIELDS))
+    assert isinstance(body, dict)
+    return body
+
+
+PHONE_FIELDS = (
+    "id", "display_phone_number", "verified_name", "status", "quality_rating",
+    "whatsapp_business_manager_messaging_limit", "throughput", "platform_type", "health_status",
+)  # fmt: skip
+
+
+def answer(
+    body: Any, endpoint: Endpoint = Endpoint.PHONE_NUMBER, *, at: float = NOW, usage: str = ""
+) -> Observation:
+    result = PollResult("shop", endpoint, at, 0.2, 200, None, "HTTP 200", body=body)
+    return observe(replace(result, usage=parse_usage_header(usage or None)))
+
+
+def failure(reason: str, status: int | None, *, at: float = NOW, usage: str = "") -> Observation:
+    result = PollResult("shop", Endpoint.PHONE_NUMBER, at, 0.2, status, reason, "failed")
+    return observe(replace(result, usage=parse_usage_header(usage or None)))
+
+
+def test_a_cloud_target_has_only_its_own_endpoints() -> None:
+    state = State(
+        [
+            cloud(),
+            Target(name="nowaba", url="https://g.example", kind="cloud", phone_number_id=NUMBER),
+        ]
+    )
+    assert set(state.endpoints("shop")) == {Endpoint.PHONE_NUMBER, Endpoint.WABA, Endpoint.TOKEN}
+    assert set(state.endpoints("nowaba")) == {Endpoint.PHONE_NUMBER, Endpoint.TOKEN}
+    shop = state.get("shop", Endpoint.PHONE_NUMBER)
+    assert shop is not None
+    assert shop.interval == 300.0
+
+
+@pytest.mark.parametrize(
+    ("scenario", "mark"),
+    [
+        (GraphScenario.HEALTHY, ("ok", "ok")),
+        (GraphScenario.BLOCKED, ("cannot send", "critical")),
+        (GraphScenario.DISCONNECTED, ("cannot send", "critical")),
+        (GraphScenario.LIMITED, ("degraded", "warning")),
+        (GraphScenario.QUALITY_RED, ("degraded", "warning")),
+        (GraphScenario.CALLING_BLOCKED, ("ok", "ok")),
+    ],
+)
+def test_each_answer_is_on_the_timeline_as_its_verdict(
+    scenario: GraphScenario, mark: tuple[str, str]
+) -> None:
+    state = State([cloud()], clock=Clock())
+    state.record(answer(phone_body(scenario)))
+    endpoint = state.get("shop", Endpoint.PHONE_NUMBER)
+    assert endpoint is not None
+    columns = endpoint.timeline.since(0)
+    assert (columns.result[0], columns.mark[0]) == mark
+
+
+def test_the_verdict_reads_fresh_answers_only() -> None:
+    clock = Clock()
+    state = State([cloud()], clock=clock)
+    assert state.cloud("shop") is None
+    state.record(answer(phone_body(GraphScenario.BLOCKED)))
+    verdict = state.cloud("shop")
+    assert verdict is not None
+    assert not verdict.up
+    clock.now += 3 * 300 + 1  # three intervals without an answer: stale
+    assert state.cloud("shop") is None
+
+
+def test_the_wabas_answer_joins_the_verdict() -> None:
+    state = State([cloud()], clock=Clock())
+    state.record(answer(phone_body(GraphScenario.HEALTHY)))
+    deployment = GraphDeployment(GraphConfig(scenario=GraphScenario.WABA_BLOCKED))
+    state.record(answer(deployment.waba(["health_status"]), Endpoint.WABA))
+    verdict = state.cloud("shop")
+    assert verdict is not None
+    assert not verdict.up
+    assert "WABA" in verdict.summary
+
+
+def test_drops_and_usage_are_remembered() -> None:
+    state = State([cloud()], clock=Clock())
+    state.record(answer(phone_body(GraphScenario.HEALTHY)))
+    state.record(
+        answer(
+            phone_body(GraphScenario.LIMIT_DROPPED),
+            at=NOW + 300,
+            usage='{"1": [{"call_count": 85}]}',
+        )
+    )
+    memory = state.cloud_memory("shop")
+    assert memory is not None
+    assert set(memory.drops) >= {"messaging limit"}
+    assert memory.usage_at == NOW + 300
+    # A throttled failure still carries the header and counts as throttled.
+    state.record(
+        failure(
+            "graph_throttled",
+            400,
+            at=NOW + 600,
+            usage='{"1": [{"call_count": 100, "estimated_time_to_regain_access": 5}]}',
+        )
+    )
+    assert memory.usage[0].regain_minutes == 5
+    endpoint = state.get("shop", Endpoint.PHONE_NUMBER)
+    assert endpoint is not None
+    assert endpoint.consecutive_throttled == 1
+
+
+def test_a_removed_target_forgets_its_memory() -> None:
+    state = State([cloud()], clock=Clock())
+    state.record(answer(phone_body(GraphScenario.HEALTHY)))
+    assert state.cloud_memory("shop") is not None
+    state.set_targets([])
+    assert state.cloud_memory("shop") is None
