@@ -63,6 +63,7 @@ def render_table(document: dict[str, Any], *, colour: bool = False) -> str:
         for name, endpoint in target["endpoints"].items():
             if endpoint["ok"] is False:
                 rows.append(("", "", f"  {name}: {endpoint['detail'] or endpoint['reason']}"))
+        rows.extend(("", "", f"  {line}") for line in cloud_lines(target.get("cloud")))
     width = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = []
     for number, (a, b, c) in enumerate(rows):
@@ -72,3 +73,29 @@ def render_table(document: dict[str, Any], *, colour: bool = False) -> str:
             level = f"\x1b[{_COLOURS[b]}m{b}\x1b[0m{level[len(b) :]}"
         lines.append(f"{a:<{width[0]}}  {level}  {c}".rstrip())
     return "\n".join(lines) + "\n"
+
+
+def cloud_lines(cloud: dict[str, Any] | None) -> list[str]:
+    """A Cloud target's entities that cannot send messages freely, each with what Meta says:
+    the error and its possible solution (BLOCKED), or its additional information (LIMITED).
+    An entity in both the number's and the WABA's health is told once."""
+    lines: list[str] = []
+    seen: set[tuple[Any, ...]] = set()
+    for node in ("messaging", "waba"):
+        for entity in ((cloud or {}).get(node) or {}).get("entities") or ():
+            status = entity.get("can_send_message")
+            key = (entity.get("entity_type"), entity.get("id"), status)
+            if status in (None, "AVAILABLE") or key in seen:
+                continue
+            seen.add(key)
+            said = [f"{entity.get('entity_type') or 'entity'} {entity.get('id') or ''}".rstrip()]
+            said[0] += f": {status}"
+            for error in entity.get("errors") or ():
+                description = str(error.get("description") or "no description").rstrip(".")
+                text = f"error {error.get('code')}: {description}."
+                if error.get("possible_solution"):
+                    text += f" What to do: {error['possible_solution']}"
+                said.append(text)
+            said.extend(entity.get("additional_info") or ())
+            lines.append(" — ".join(said))
+    return lines

@@ -26,7 +26,7 @@ from watchdog.check import check_once, exit_code, render_table, wants_colour
 from watchdog.config.fields import secret_values
 from watchdog.config.settings import Settings, load_settings
 from watchdog.config.sharding import select_shard
-from watchdog.demo import DEMO_KEY, DEMO_PASSWORD, run_demo
+from watchdog.demo import DEMO_KEY, DEMO_PASSWORD, DemoKind, demo_scenarios, run_demo
 from watchdog.memory import collect_on_schedule, tune_allocator
 from watchdog.reload import daemon_reloader
 from watchdog.simulator import (
@@ -84,7 +84,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     demo = sub.add_parser("demo", help="the simulator and the watchdog on localhost, no set-up")
-    demo.add_argument("--scenario", choices=[s.value for s in Scenario], default="healthy")
+    demo.add_argument(
+        "--kind",
+        choices=[k.value for k in DemoKind],
+        default="onprem",
+        help="onprem (default): an On-Premises deployment; cloud: a Cloud API number (the Graph "
+        "simulator); both: one of each side by side, as during a migration",
+    )
+    # One list for both kinds; demo_scenarios refuses a name the chosen kind does not play.
+    demo.add_argument(
+        "--scenario",
+        choices=list(
+            dict.fromkeys([*(s.value for s in Scenario), *(s.value for s in GraphScenario)])
+        ),
+        default="healthy",
+        help="what the simulator plays; with --kind both, the simulator of that scenario's kind "
+        "plays it and the other stays healthy",
+    )
     demo.add_argument("--topology", choices=[t.value for t in Topology], default="ha")
     demo.add_argument("--listen", default="127.0.0.1:9877", help="where the watchdog serves")
     demo.add_argument(
@@ -346,6 +362,19 @@ def _simulate_cloud(args: argparse.Namespace, environ: Mapping[str, str], err: T
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, err: TextIO) -> int:
+    kind = DemoKind(args.kind)
+    try:
+        scenarios = demo_scenarios(kind, args.scenario)
+    except ValueError as exc:
+        print(exc, file=err)
+        return EXIT_CONFIG
+    redactor = configure_logging(level="info", fmt="console")
+    return run_demo(
+        kind, scenarios, Topology(args.topology), args.listen, args.webapps, redactor=redactor
+    )
+
+
 def main(
     argv: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -364,6 +393,5 @@ def main(
     if args.command == "check":
         return cmd_check(args.json, env, stdout, stderr)
     if args.command == "demo":
-        configure_logging(level="info", fmt="console")
-        return run_demo(Scenario(args.scenario), Topology(args.topology), args.listen, args.webapps)
+        return cmd_demo(args, stderr)
     return cmd_run(env, stderr)

@@ -16,7 +16,7 @@ from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, RATE_LIMITED, REASONS
+from watchdog.api.endpoints import AUTH_CONFIG, GRAPH_THROTTLED, INTERNAL, RATE_LIMITED, REASONS
 
 # What a poll found, by index. The health endpoint's successful answers are judged by their
 # gateways (a 200 can say that every gateway is down), a Cloud number's by the Cloud verdict
@@ -36,12 +36,19 @@ _MAX_STATUS = (1 << (16 - _OUTCOME_BITS)) - 1
 _MAX_MS = (1 << 16) - 1
 
 # How a mark is coloured: as the verdict would judge that one poll. A 429 is the API's shared
-# budget used up by other callers, not a fault; registration is set-up, not an outage.
-_MARKS = {OK: "ok", DEGRADED: "warning", NOT_REGISTERED: "warning", RATE_LIMITED: "warning"}
+# budget used up by other callers, not a fault (and so is Graph's throttling); registration is
+# set-up, not an outage.
+_MARKS = {
+    OK: "ok",
+    DEGRADED: "warning",
+    NOT_REGISTERED: "warning",
+    RATE_LIMITED: "warning",
+    GRAPH_THROTTLED: "warning",
+}
 MARK: tuple[str, ...] = tuple(_MARKS.get(outcome, "critical") for outcome in OUTCOMES)
 # Uptime counts the polls that could tell whether the API was up. A 429, a credential the
 # watchdog cannot use, or its own bug says nothing about the API, so those are left out.
-_UNJUDGED = {RATE_LIMITED, AUTH_CONFIG, INTERNAL}
+_UNJUDGED = {RATE_LIMITED, GRAPH_THROTTLED, AUTH_CONFIG, INTERNAL}
 _JUDGED: tuple[int, ...] = tuple(int(o not in _UNJUDGED) for o in OUTCOMES)
 _UP: tuple[int, ...] = tuple(int(o in (OK, DEGRADED, NOT_REGISTERED)) for o in OUTCOMES)
 

@@ -160,6 +160,32 @@ class Browser:
         self.close()
 
 
+class Browsers:
+    """Chromium started on first use, inside a test, so that a missing one fails that test
+    with what to install; one with JavaScript and one without, for a whole test module."""
+
+    def __init__(self) -> None:
+        self._started: dict[bool, Browser] = {}
+
+    def get(self, *, javascript: bool = True) -> Browser:
+        if javascript not in self._started:
+            try:
+                self._started[javascript] = Browser(javascript=javascript)
+            except BrowserMissing as exc:
+                missing = str(exc)
+            else:
+                return self._started[javascript]
+            # Imported here: `docs/screenshots.py` uses this module without pytest.
+            import pytest  # noqa: PLC0415
+
+            pytest.fail(missing, pytrace=False)
+        return self._started[javascript]
+
+    def close(self) -> None:
+        for browser in self._started.values():
+            browser.close()
+
+
 def _rgb(color: str) -> tuple[int, int, int]:
     """`rgb(r, g, b)` or `rgba(r, g, b, a)` as computed styles give it."""
     inside = color[color.index("(") + 1 : color.index(")")]

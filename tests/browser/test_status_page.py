@@ -21,7 +21,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.browser.harness import Browser, BrowserMissing, luminance
+from tests.browser.harness import Browser, Browsers, luminance
 from tests.browser.scenarios import (
     FLAPPING,
     HEALTH_INTERVAL,
@@ -43,29 +43,6 @@ ALERT = "WhatsAppOverloaded"
 # An attribute value that leaves the page's origin: a scheme (`https:`, `data:`) or `//host`.
 ABSOLUTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:|//|\\\\)", re.IGNORECASE)
 URL_ATTRIBUTES = ("href", "src", "srcset", "action", "formaction", "xlink:href", "poster", "data")
-
-
-class Browsers:
-    """Chromium started on first use, inside a test, so that a missing one fails that test
-    with what to install; one with JavaScript and one without, for the whole module."""
-
-    def __init__(self) -> None:
-        self._started: dict[bool, Browser] = {}
-
-    def get(self, *, javascript: bool = True) -> Browser:
-        if javascript not in self._started:
-            try:
-                self._started[javascript] = Browser(javascript=javascript)
-            except BrowserMissing as exc:
-                missing = str(exc)
-            else:
-                return self._started[javascript]
-            pytest.fail(missing, pytrace=False)
-        return self._started[javascript]
-
-    def close(self) -> None:
-        for browser in self._started.values():
-            browser.close()
 
 
 @pytest.fixture(scope="module")

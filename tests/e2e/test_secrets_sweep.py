@@ -4,11 +4,16 @@
 every scenario, with recognisable secrets everywhere they can be configured: the API key (in a
 key file, rotated mid-run), the web password (bearer login where the key is refused, and a
 login the API refuses), Alertmanager URLs with `user:password@`, webhook URLs with a token in
-the path. Alertmanager and webhook receivers run locally (failing at first, then accepting;
-and dead ones), so delivery failures and successes are logged. Then everything the watchdog
-wrote or served — its stdout and stderr, every page in every format, `watchdog config`,
-`watchdog check` (JSON and table), and the stderr of runs refused for bad configuration — is
-searched for every secret, its base64 Basic-auth form, and every bearer token the API issued.
+the path. Cloud API targets run beside them on Graph simulators, one per Graph scenario: the
+access token as WA_CLOUD_ACCESS_TOKEN, another in a target's token file (refused once, then
+rotated), the app token for debug_token; one Cloud target goes through a token_expired phase,
+and one Graph answers every call with an error that echoes the tokens it was sent.
+Alertmanager and webhook receivers run locally (failing at first, then accepting; and dead
+ones), so delivery failures and successes are logged. Then everything the watchdog wrote,
+served or sent — its stdout and stderr, every page in every format, the alerts it delivered,
+`watchdog config`, `watchdog check` (JSON and table), and the stderr of runs refused for bad
+configuration — is searched for every secret, its base64 Basic-auth form, and every bearer
+token the API issued.
 """
 
 from __future__ import annotations
@@ -25,20 +30,31 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from watchdog.simulator import Deployment, KeyScope, Scenario, SimulatorConfig, Topology
+from watchdog.simulator import (
+    Deployment,
+    GraphConfig,
+    GraphDeployment,
+    GraphScenario,
+    KeyScope,
+    Scenario,
+    SimulatorConfig,
+    Topology,
+)
 from watchdog.simulator.app import create_app as create_simulator_app
+from watchdog.simulator.graph_app import create_graph_app
 from watchdog.web.serving import BackgroundServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -46,6 +62,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 USER = "monitor"
 AM_USER = "amuser"
 STEP = 1.5  # seconds each scenario holds on the switched simulator
+NUMBER = "106540352242922"
+WABA = "102290129340398"
+APP_ID = "634974688087057"
 
 
 def _secret(prefix: str) -> str:
@@ -66,17 +85,33 @@ class Secrets:
     # Refused by validation: they must not be echoed in the error either.
     short_key: str = field(default_factory=lambda: "SECR" + secrets.token_hex(3))  # 10 chars
     long_key: str = field(default_factory=lambda: "SECRETLONG-" + secrets.token_hex(80))
+    # Graph: the access token (inline), another in a token file and its rotation, the app
+    # secret of the app token `<app_id>|<app_secret>` that debug_token is called with.
+    cloud_token: str = field(default_factory=lambda: _secret("EAASECRETCLOUD"))
+    cloud_file_token: str = field(default_factory=lambda: _secret("EAASECRETCLOUDFILE"))
+    rotated_cloud_token: str = field(default_factory=lambda: _secret("EAASECRETCLOUD2"))
+    app_secret: str = field(default_factory=lambda: _secret("SECRETAPP"))
+
+    @property
+    def app_token(self) -> str:
+        return f"{APP_ID}|{self.app_secret}"
 
     def forms(self, tokens: list[str]) -> dict[str, str]:
         """Every string that must not appear anywhere, by a name for the report."""
         found: dict[str, str] = {}
         for name in ("key", "rotated_key", "password", "am_password", "hook_token",
-                     "dead_hook_token", "query_token", "short_key", "long_key"):  # fmt: skip
+                     "dead_hook_token", "query_token", "short_key", "long_key", "cloud_token",
+                     "cloud_file_token", "rotated_cloud_token", "app_secret"):  # fmt: skip
             value = getattr(self, name)
             found[name] = value
             if "-" in value:
-                # The random part alone catches a secret whose prefix was cut or masked.
+                # The random part alone catches a secret whose prefix was cut or masked; its
+                # first 8 characters, one cut short (a text clipped to length in the middle).
                 found[f"{name} (random part)"] = value.split("-", 1)[1]
+                found[f"{name} (start of the random part)"] = value.split("-", 1)[1][:8]
+        # Through a query string (debug_token's input_token) the app token's "|" is escaped.
+        found["app token"] = self.app_token
+        found["app token (URL form)"] = self.app_token.replace("|", "%7C")
         for name, user, password in (("login", USER, self.password),
                                      ("alertmanager", AM_USER, self.am_password)):  # fmt: skip
             found[f"{name} Basic credentials"] = base64.b64encode(
@@ -129,14 +164,16 @@ class Receiver:
         self.failures = failures
         self.status = status
         self.requests: list[tuple[str, str]] = []  # (path, Authorization header)
+        self.bodies: list[str] = []  # the alerts as delivered
         self._lock = threading.Lock()
         app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
         self.server = BackgroundServer(app, name="receiver")
 
     async def _receive(self, request: Request) -> Response:
-        await request.body()
+        body = await request.body()
         with self._lock:
             self.requests.append((request.url.path, request.headers.get("authorization", "")))
+            self.bodies.append(body.decode(errors="replace"))
             count = len(self.requests)
         if count <= self.failures:
             return Response("not now", status_code=self.status)
@@ -168,6 +205,69 @@ def start_simulator(
     recorder = TokenRecorder(create_simulator_app(deployment))
     server = stack.enter_context(BackgroundServer(recorder, name="wa-simulator"))
     return Simulated(deployment, recorder, server.url)
+
+
+class EchoGraph:
+    """A Graph that refuses every call with an error quoting what it was sent: the token (at
+    the point where Meta's message is clipped, too), the input_token and the Authorization
+    header; the WABA's node with 200 and the error envelope."""
+
+    def __init__(self) -> None:
+        self.authorizations: set[str] = set()
+        self._lock = threading.Lock()
+        app = Starlette(routes=[Route("/{path:path}", self._answer, methods=["GET"])])
+        self.server = BackgroundServer(app, name="echo-graph")
+
+    async def _answer(self, request: Request) -> Response:
+        authorization = request.headers.get("authorization", "")
+        with self._lock:
+            self.authorizations.add(authorization)
+        token = authorization.partition(" ")[2]
+        input_token = request.query_params.get("input_token", "")
+        error = {
+            # No "token" or "Bearer" right before it: only knowing the secret masks it.
+            "message": "x" * 250 + f" cannot parse {token} (input {input_token})",
+            "type": "OAuthException",
+            "code": 190,
+            "error_subcode": 467,
+            "error_data": {"messaging_product": "whatsapp",
+                           "details": f"{token} refused; Authorization: {authorization}"},
+            "fbtrace_id": "AechoTrace0123",
+        }  # fmt: skip
+        challenge = f'OAuth "Facebook Platform" "invalid_token" "{token}"'
+        status = 200 if request.url.path.endswith(WABA) else 401
+        return JSONResponse({"error": error}, status, headers={"WWW-Authenticate": challenge})
+
+
+@dataclass
+class Graphed:
+    deployment: GraphDeployment | None
+    url: str
+    # The target's own token file, if any (YAML `access_token_file`).
+    token_file: Path | None = None
+
+
+def start_graph(stack: ExitStack, secret: Secrets, *, token: str, **config: Any) -> Graphed:
+    deployment = GraphDeployment(GraphConfig(token=token, app_secret=secret.app_secret, **config))
+    server = stack.enter_context(BackgroundServer(create_graph_app(deployment), name="graph"))
+    return Graphed(deployment, server.url)
+
+
+def targets_file(
+    workdir: Path, simulators: Mapping[str, Simulated], graphs: Mapping[str, Graphed]
+) -> Path:
+    """Both kinds of target in one fleet, as during a migration: YAML, since a Cloud target's
+    url (the simulator's) is set there only."""
+    targets: list[dict[str, Any]] = [{"name": n, "url": s.url} for n, s in simulators.items()]
+    for name, graph in graphs.items():
+        target: dict[str, Any] = {"name": name, "kind": "cloud", "url": graph.url,
+                                  "phone_number_id": NUMBER, "waba_id": WABA}  # fmt: skip
+        if graph.token_file is not None:
+            target["access_token_file"] = str(graph.token_file)
+        targets.append(target)
+    path = workdir / "targets.yaml"
+    path.write_text(yaml.safe_dump({"targets": targets}))
+    return path
 
 
 @dataclass
@@ -211,6 +311,9 @@ def base_env() -> dict[str, str]:
 
 FAST = {
     "WATCHDOG_HEALTH_INTERVAL": "6s",
+    "WATCHDOG_CLOUD_HEALTH_INTERVAL": "10s",  # the Cloud minimum
+    "WATCHDOG_CLOUD_WABA_INTERVAL": "10s",
+    "WATCHDOG_CLOUD_TOKEN_INTERVAL": "10s",
     "WATCHDOG_METRICS_INTERVAL": "1s",
     "WATCHDOG_STATS_APP_INTERVAL": "1s",
     "WATCHDOG_STATS_DB_INTERVAL": "1s",
@@ -235,6 +338,16 @@ def bad_configurations(secret: Secrets, workdir: Path) -> dict[str, dict[str, st
         f"alertmanager_urls: ['ftp://{AM_USER}:{secret.am_password}@am.example:9093']\n"
     )
     target = {"WATCHDOG_TARGETS": "prod=https://wa.example"}
+    cloud = {"WATCHDOG_CLOUD_TARGETS": f"shop={NUMBER}:{WABA}"}
+    spaced_token_file = workdir / "spaced-token"
+    spaced_token_file.write_text(f"{secret.cloud_file_token} {secret.rotated_cloud_token}\n")
+    token_file = workdir / "good-token"
+    token_file.write_text(secret.cloud_file_token + "\n")
+    onprem_with_token = workdir / "onprem-with-token.yaml"
+    onprem_with_token.write_text(
+        f"cloud_access_token: {secret.cloud_token}\n"
+        f"targets: [{{name: prod, url: 'https://wa.example', access_token_file: {token_file}}}]\n"
+    )
     return {
         "API key too short": {**target, "WA_API_KEY": secret.short_key},
         "API key too long": {**target, "WA_API_KEY": secret.long_key},
@@ -269,6 +382,30 @@ def bad_configurations(secret: Secrets, workdir: Path) -> dict[str, dict[str, st
             "WA_WEB_PASSWORD": secret.password,
         },
         "YAML file with bad values": {**target, "WATCHDOG_CONFIG_FILE": str(yaml_file)},
+        "Cloud token too short": {**cloud, "WA_CLOUD_ACCESS_TOKEN": secret.short_key},
+        "Cloud token with a space": {
+            **cloud,
+            "WA_CLOUD_ACCESS_TOKEN": f"{secret.cloud_token} {secret.rotated_cloud_token}",
+        },
+        "Cloud token file with a space": {
+            **cloud,
+            "WA_CLOUD_ACCESS_TOKEN_FILE": str(spaced_token_file),
+        },
+        "Cloud token and token file": {
+            **cloud,
+            "WA_CLOUD_ACCESS_TOKEN": secret.cloud_token,
+            "WA_CLOUD_ACCESS_TOKEN_FILE": str(token_file),
+        },
+        "Cloud app token too short": {
+            **cloud,
+            "WA_CLOUD_ACCESS_TOKEN": secret.cloud_token,
+            "WA_CLOUD_APP_TOKEN": secret.short_key,
+        },
+        "Cloud token on an On-Premises target": {
+            **target,
+            "WA_API_KEY": secret.key,
+            "WATCHDOG_CONFIG_FILE": str(onprem_with_token),
+        },
     }
 
 
@@ -284,8 +421,20 @@ def shown_configurations(secret: Secrets, workdir: Path) -> dict[str, dict[str, 
         f"webhook_urls: ['https://hooks.example.com/services/{secret.hook_token}']\n"
         "targets: [{name: prod, url: 'https://wa.example'}]\n"
     )
+    cloud_yaml = workdir / "cloud.yaml"
+    cloud_yaml.write_text(
+        f"cloud_access_token: {secret.cloud_token}\n"
+        f"cloud_app_token: '{secret.app_token}'\n"
+        f"targets: [{{name: shop, kind: cloud, phone_number_id: '{NUMBER}'}}]\n"
+    )
     return {
         "YAML file with inline secrets": {"WATCHDOG_CONFIG_FILE": str(yaml_file)},
+        "YAML file with inline Cloud tokens": {"WATCHDOG_CONFIG_FILE": str(cloud_yaml)},
+        "Cloud tokens in the environment": {
+            "WATCHDOG_CLOUD_TARGETS": f"shop={NUMBER}:{WABA}",
+            "WA_CLOUD_ACCESS_TOKEN": secret.cloud_token,
+            "WA_CLOUD_APP_TOKEN": secret.app_token,
+        },
         "query token in an Alertmanager URL": {
             "WATCHDOG_TARGETS": "prod=https://wa.example",
             "WA_API_KEY": secret.key,
@@ -316,6 +465,23 @@ def test_no_secret_reaches_any_output(tmp_path: Path) -> None:
         simulators["refused-login"] = start_simulator(
             stack, secret, key_scope=KeyScope.HEALTH_ONLY, users={USER: "Not-the-passw0rd!"}
         )
+        # -- Graph: one simulator per scenario with the inline token, one for a token_expired
+        #    phase, one whose token is in the target's own file, one echoing what it is sent.
+        graphs: dict[str, Graphed] = {}
+        for graph_scenario in GraphScenario:
+            graphs[f"cl-{graph_scenario.value}"] = start_graph(
+                stack, secret, token=secret.cloud_token, scenario=graph_scenario
+            )
+        graphs["cl-switched"] = start_graph(stack, secret, token=secret.cloud_token)
+        cloud_token_file = tmp_path / "wa-cloud-token"
+        cloud_token_file.write_text(secret.cloud_file_token + "\n")
+        graphs["cl-file"] = replace(
+            start_graph(stack, secret, token=secret.cloud_file_token), token_file=cloud_token_file
+        )
+        echo = EchoGraph()
+        stack.enter_context(echo.server)
+        graphs["cl-echo"] = Graphed(None, echo.server.url)
+        target_names = [*simulators, *graphs]
         # -- alert receivers: failing first, then accepting; and dead ones (a closed port).
         alertmanager = Receiver(failures=2, status=503)
         webhook = Receiver(failures=2, status=500)
@@ -327,8 +493,10 @@ def test_no_secret_reaches_any_output(tmp_path: Path) -> None:
         env = {
             **base_env(),
             **FAST,
-            "WATCHDOG_TARGETS": ",".join(f"{n}={s.url}" for n, s in simulators.items()),
+            "WATCHDOG_CONFIG_FILE": str(targets_file(tmp_path, simulators, graphs)),
             "WA_API_KEY_FILE": str(key_file),
+            "WA_CLOUD_ACCESS_TOKEN": secret.cloud_token,
+            "WA_CLOUD_APP_TOKEN": secret.app_token,
             "WATCHDOG_AUTH_MODE": "auto",
             "WA_WEB_USERNAME": USER,
             "WA_WEB_PASSWORD": secret.password,
@@ -351,7 +519,10 @@ def test_no_secret_reaches_any_output(tmp_path: Path) -> None:
         stack.callback(_kill, process)
         client = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10))
         _wait(lambda: _answers(client, "/readyz"), "watchdog run ready", 30)
-        collect_pages(client, list(simulators), collected)
+        # Graph took the tokens: the number, the WABA and debug_token (with the app token).
+        _wait(lambda: _polls_ok(client, "cl-healthy") and _polls_ok(client, "cl-file"),
+              "Cloud polls with the tokens", 15)  # fmt: skip
+        collect_pages(client, target_names, collected)
 
         # -- every scenario, switched at run time
         switched = simulators["switched"].url
@@ -360,7 +531,7 @@ def test_no_secret_reaches_any_output(tmp_path: Path) -> None:
             response.raise_for_status()
             time.sleep(STEP)
         httpx.post(f"{switched}/_sim/scenario", json={"scenario": "healthy"}).raise_for_status()
-        collect_pages(client, list(simulators), collected)
+        collect_pages(client, target_names, collected)
 
         # -- `watchdog check` and `watchdog config` while all that is going on
         check_env = {k: v for k, v in env.items() if k != "WATCHDOG_LISTEN"}
@@ -376,32 +547,57 @@ def test_no_secret_reaches_any_output(tmp_path: Path) -> None:
         collected.add("watchdog config (stdout)", config.stdout)
         collected.add("watchdog config (stderr)", config.stderr)
 
-        # -- key rotation: the API first (401s, WhatsAppAuthRejected), then the key file
+        # -- key rotation: the API first (401s, WhatsAppAuthRejected), then the key file; at the
+        #    same time a Cloud token expires (190/463, WhatsAppAuthRejected too).
         for simulated in simulators.values():
             httpx.post(f"{simulated.url}/_sim/auth", json={"api_key": secret.rotated_key})
-        _wait(lambda: _alert_firing(client, "WhatsAppAuthRejected"), "401s alerted", 15)
-        collect_pages(client, list(simulators), collected)
+        switched_graph = graphs["cl-switched"].url
+        httpx.post(f"{switched_graph}/_sim/scenario", json={"scenario": "token_expired"})
+        _wait(lambda: _alert_firing(client, "WhatsAppAuthRejected", "switched"),
+              "401s alerted", 15)  # fmt: skip
+        _wait(lambda: _alert_firing(client, "WhatsAppAuthRejected", "cl-switched"),
+              "the expired token alerted", 25)  # fmt: skip
+        collect_pages(client, target_names, collected)
 
         # A key file the watchdog must refuse (too long), then the new key.
         def refusals() -> int:
             return stdout_path.read_text(errors="replace").count("api_key_file_unreadable")
 
-        refused_before = refusals()
+        def token_refusals() -> int:
+            return stdout_path.read_text(errors="replace").count("access_token_file_unreadable")
+
+        refused_before, token_refused_before = refusals(), token_refusals()
         key_file.write_text(secret.long_key + "\n")
+        # A Cloud token file being rewritten: two tokens with a space between them.
+        cloud_token_file.write_text(f"{secret.cloud_file_token} {secret.rotated_cloud_token}\n")
         # The refusal is read at a poll: wait for its log line, then write the good key.
         _wait(lambda: refusals() > refused_before, "the refused key file logged", 15)
+        _wait(lambda: token_refusals() > token_refused_before, "the refused token logged", 25)
         key_file.write_text(secret.rotated_key + "\n")
+        # Meta issued a new token: Graph takes only that one, and the file gets it.
+        file_graph = graphs["cl-file"].deployment
+        assert file_graph is not None
+        file_graph.config.token = secret.rotated_cloud_token
+        cloud_token_file.write_text(secret.rotated_cloud_token + "\n")
+        httpx.post(f"{switched_graph}/_sim/scenario", json={"scenario": "healthy"})
         _wait(lambda: _polls_ok(client, "switched"), "the rotated key in use", 15)
+        _wait(lambda: _polls_ok(client, "cl-file"), "the rotated token in use", 25)
         # The resolution is one of the paths swept: wait for it rather than hope it came.
-        _wait(lambda: _alert_resolved(client, "WhatsAppAuthRejected"), "401s resolved", 30)
+        for resolved in ("switched", "cl-switched"):
+            _wait(lambda: _alert_resolved(client, "WhatsAppAuthRejected", resolved),  # noqa: B023
+                  f"{resolved}: auth failures resolved", 30)  # fmt: skip
         _wait(lambda: alertmanager.requests[2:] != [] and webhook.requests[2:] != [],
               "deliveries past the failures", 30)  # fmt: skip
-        collect_pages(client, list(simulators), collected)
+        collect_pages(client, target_names, collected)
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     collected.add("watchdog run (stdout)", stdout_path.read_text(errors="replace"))
     collected.add("watchdog run (stderr)", stderr_path.read_text(errors="replace"))
+    for body in alertmanager.bodies:
+        collected.add("alerts POSTed to Alertmanager", body)
+    for body in webhook.bodies:
+        collected.add("alerts POSTed to the webhook", body)
 
     # -- configurations refused at start
     for what, bad in bad_configurations(secret, tmp_path).items():
@@ -433,14 +629,21 @@ def test_no_secret_reaches_any_output(tmp_path: Path) -> None:
     # file, deliveries that succeeded, were refused, and could not connect.
     assert {"bearer_login", "bearer_login_failed", "apikey_refused_using_bearer",
             "api_key_file_unreadable", "notification_sent", "notification_failed",
-            "alert_firing", "alert_resolved"} <= names  # fmt: skip
+            "alert_firing", "alert_resolved", "access_token_file_unreadable",
+            "access_token_reloaded"} <= names  # fmt: skip
     failed = [e for e in events if e["event"] == "notification_failed"]
     assert {(e["sink"], "status" in e) for e in failed} == {
         ("alertmanager", True), ("alertmanager", False), ("webhook", True), ("webhook", False)
     }  # fmt: skip
     fired = {e["alertname"] for e in events if e["event"] == "alert_firing"}
     assert fired >= {"WhatsAppAuthRejected", "WhatsAppOverloaded", "WhatsAppUnreachable",
-                     "WhatsAppGatewayDown", "WhatsAppNotRegistered"}  # fmt: skip
+                     "WhatsAppGatewayDown", "WhatsAppNotRegistered", "WhatsAppCloudBlocked",
+                     "WhatsAppCloudLimited", "WhatsAppTokenExpiring"}  # fmt: skip
+    # The echoing Graph got the tokens, and the watchdog alerted on what it answered.
+    assert {f"Bearer {secret.cloud_token}", f"Bearer {secret.app_token}"} <= echo.authorizations
+    assert ("WhatsAppAuthRejected", "cl-echo") in {
+        (e["alertname"], e.get("target")) for e in events if e["event"] == "alert_firing"
+    }
     assert "********" in collected.outputs["watchdog config (stdout)"]
 
     leaks = [
@@ -465,14 +668,22 @@ def _answers(client: httpx.Client, path: str) -> bool:
         return False
 
 
-def _alert_firing(client: httpx.Client, alertname: str) -> bool:
+def _alert_in(client: httpx.Client, alertname: str, target: str, state: str) -> bool:
     alerts = client.get("/api/v1/alerts").json()["alerts"]
-    return any(a["labels"]["alertname"] == alertname and a["state"] == "firing" for a in alerts)
+    return any(
+        a["labels"]["alertname"] == alertname
+        and a["labels"]["target"] == target
+        and a["state"] == state
+        for a in alerts
+    )
 
 
-def _alert_resolved(client: httpx.Client, alertname: str) -> bool:
-    alerts = client.get("/api/v1/alerts").json()["alerts"]
-    return any(a["labels"]["alertname"] == alertname and a["state"] == "resolved" for a in alerts)
+def _alert_firing(client: httpx.Client, alertname: str, target: str) -> bool:
+    return _alert_in(client, alertname, target, "firing")
+
+
+def _alert_resolved(client: httpx.Client, alertname: str, target: str) -> bool:
+    return _alert_in(client, alertname, target, "resolved")
 
 
 def _polls_ok(client: httpx.Client, target: str) -> bool:

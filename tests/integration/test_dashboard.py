@@ -5,9 +5,11 @@ The proof runs the simulator (HA and multiconnect, db stats on) with a watchdog 
 real sockets, drives it through the faults whose series exist only while or after they happen
 (overloaded, rate_limited and a proxy's 502: error counters, 429s and 503s, failing polls by
 diagnosis, backoff; gateways stuck connecting in HA, a lost primary master and shard in
-multiconnect: degraded nodes, fewer gateways connected than expected) and back to healthy, and
-compares the sample names of every `/metrics` scrape with the metric names parsed out of the
-queries.
+multiconnect: degraded nodes, fewer gateways connected than expected) and back to healthy; then
+the Cloud API simulator with a Cloud target (healthy: the number's health, quality, limit,
+status and usage; an expiring token; a transient 503). It compares the sample names of every
+`/metrics` scrape with the metric names parsed out of the queries, and the labels the Cloud
+panels select and group by with the labels the watchdog puts on those series.
 """
 
 from __future__ import annotations
@@ -33,7 +35,19 @@ from tests.integration.test_prometheus_rules import CHART, promtool, rule_querie
 from watchdog.api.endpoints import Endpoint
 from watchdog.app import build_watchdog
 from watchdog.config.settings import load_settings
-from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer, Topology
+from watchdog.export.cloud import CLOUD_FAMILIES
+from watchdog.simulator import (
+    Deployment,
+    GraphConfig,
+    GraphDeployment,
+    GraphScenario,
+    GraphServer,
+    Scenario,
+    SimulatorConfig,
+    SimulatorServer,
+    Topology,
+)
+from watchdog.simulator.graph import PHONE_NUMBER_ID, WABA_ID
 from watchdog.web.routes import create_app
 from watchdog.web.serving import BackgroundServer
 
@@ -204,6 +218,34 @@ def test_dashboard_has_the_panels() -> None:
     _panel_with(dashboard, "watchdog_notifications_total", "failure")
 
 
+def test_dashboard_has_the_cloud_row() -> None:
+    """A "Cloud API" row with can-send per entity, quality, messaging limit, phone status,
+    rate-limit usage with its 80 % threshold, and the token's expiry in days (7 days red, as
+    WhatsAppTokenExpiring's default)."""
+    dashboard = load_dashboard()
+    rows = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
+    assert "Cloud API" in rows
+    can_send = _panel_with(dashboard, "whatsapp_cloud_can_send_message", "entity_type", "entity_id")
+    assert can_send["type"] == "state-timeline"
+    mapped = can_send["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert {m["text"] for m in mapped.values()} >= {"AVAILABLE", "LIMITED", "BLOCKED"}
+    _panel_with(dashboard, "whatsapp_cloud_quality_rating", 'rating="RED"')
+    _panel_with(dashboard, "whatsapp_cloud_messaging_limit", "tier")
+    _panel_with(dashboard, "whatsapp_cloud_phone_status", 'status="CONNECTED"')
+    usage = _panel_with(dashboard, "whatsapp_cloud_rate_limit_usage_percent", "dimension")
+    assert usage["fieldConfig"]["defaults"]["unit"] == "percent"
+    steps = usage["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert 80 in [step["value"] for step in steps]
+    assert usage["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] != "off"
+    token = _panel_with(dashboard, "whatsapp_cloud_token_expiry_timestamp_seconds", "time()")
+    assert "/ 86400" in panel_queries(token)[0]
+    assert [s["value"] for s in token["fieldConfig"]["defaults"]["thresholds"]["steps"]][1] == 7
+    # Every Cloud family has a panel.
+    queried = {name for panel in panels(dashboard) for q in panel_queries(panel) for name in
+               metric_names(q)}  # fmt: skip
+    assert set(CLOUD_FAMILIES) <= queried
+
+
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     """promtool parses every dashboard query (Grafana's variables filled in)."""
     queries = [q for panel in panels(load_dashboard()) for q in panel_queries(panel)]
@@ -226,8 +268,10 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
 # -- every queried metric is emitted --------------------------------------------------------------
 
 KEY = "rules-and-dashboard-key-0123456789"
+GRAPH_TOKEN = "EAArules-and-dashboard-token-0123456789"
 TARGET = "sim"
-ENDPOINTS = tuple(Endpoint)
+ENDPOINTS = tuple(e for e in Endpoint if e.spec.kind == "onprem")
+CLOUD_ENDPOINTS = tuple(e for e in Endpoint if e.spec.kind == "cloud")
 # Polls happen at start and when asked (`poll_soon`), never by surprise.
 QUIET = {
     "WATCHDOG_HEALTH_INTERVAL": "60s",
@@ -296,6 +340,28 @@ SCENARIOS: dict[Topology, tuple[tuple[Scenario, tuple[Expect, ...]], ...]] = {
 }
 
 
+def cloud_failing(diagnosis: str) -> Expect:
+    return Expect("whatsapp_poll_failing", (("endpoint", "phone_number"), ("diagnosis", diagnosis)))
+
+
+CLOUD_HEALTHY = tuple(
+    Expect(name, (("target", TARGET),))
+    for name in CLOUD_FAMILIES
+    if name != "whatsapp_cloud_token_expiry_timestamp_seconds"
+)
+# From healthy (every Cloud family but the token's expiry, which a never-expiring token has
+# not), to an expiring token, a transient 503 on every call, and back.
+CLOUD_SCENARIOS = (
+    (GraphScenario.HEALTHY, CLOUD_HEALTHY),
+    (
+        GraphScenario.TOKEN_EXPIRING,
+        (Expect("whatsapp_cloud_token_expiry_timestamp_seconds", (("target", TARGET),)),),
+    ),
+    (GraphScenario.TRANSIENT_503, (cloud_failing("transient"),)),
+    (GraphScenario.HEALTHY, CLOUD_HEALTHY),
+)
+
+
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -303,57 +369,74 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> Non
         time.sleep(0.02)
 
 
-def _emitted_by_one_deployment(stack: ExitStack, topology: Topology) -> set[str]:
+# Sample name -> the label names seen on it, over every scrape of a run.
+Emitted = dict[str, set[str]]
+
+
+class _Run:
+    """A watchdog polling one simulator over real sockets; remembers what its scrapes showed."""
+
+    def __init__(
+        self, stack: ExitStack, environ: dict[str, str], endpoints: tuple[Endpoint, ...]
+    ) -> None:
+        self.watchdog = build_watchdog(load_settings(environ), start_spread=0.2)
+        server = stack.enter_context(BackgroundServer(create_app(self.watchdog), lifespan="on"))
+        self.client = stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
+        self.endpoints = endpoints
+        self.emitted: Emitted = {}
+        wait_for(lambda: self.client.get("/readyz").status_code == 200, "the first polls")
+
+    def polls(self) -> dict[Endpoint, int]:
+        states = {e: self.watchdog.state.get(TARGET, e) for e in self.endpoints}
+        return {e: s.polls if s is not None else 0 for e, s in states.items()}
+
+    def poll_now(self, before: dict[Endpoint, int], what: str) -> None:
+        """Poll every endpoint now, and wait until each has polled since `before`."""
+        self.watchdog.poller.poll_soon()
+        wait_for(
+            lambda: all(count > before[e] for e, count in self.polls().items()),
+            f"every endpoint polled under {what}",
+        )
+
+    def scrape(self) -> list[Sample]:
+        text = self.client.get("/metrics").text
+        samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+        for sample in samples:
+            self.emitted.setdefault(sample.name, set()).update(sample.labels)
+        return samples
+
+    def show(self, expected: tuple[Expect, ...], what: str) -> None:
+        """Scrape until a scrape shows every expected series."""
+
+        def shown() -> bool:
+            samples = self.scrape()
+            return all(expect.found(samples) for expect in expected)
+
+        wait_for(shown, f"{expected} on /metrics under {what}")
+
+
+def _emitted_by_one_deployment(stack: ExitStack, topology: Topology) -> Emitted:
     clock = FakeClock(START)
     deployment = Deployment(SimulatorConfig(topology=topology, api_key=KEY), clock=clock)
     clock.advance(3600)  # an hour of other clients' traffic: counters with values
     simulator = stack.enter_context(SimulatorServer(deployment))
-    settings = load_settings(
-        {"WATCHDOG_TARGETS": f"{TARGET}={simulator.url}", "WA_API_KEY": KEY, **QUIET}
-    )
-    watchdog = build_watchdog(settings, start_spread=0.2)
-    server = stack.enter_context(BackgroundServer(create_app(watchdog), lifespan="on"))
-    client = stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
-    wait_for(lambda: client.get("/readyz").status_code == 200, "the first polls")
-
-    def polls() -> dict[Endpoint, int]:
-        states = {e: watchdog.state.get(TARGET, e) for e in ENDPOINTS}
-        return {e: s.polls if s is not None else 0 for e, s in states.items()}
-
-    def polled_since(before: dict[Endpoint, int]) -> Callable[[], bool]:
-        return lambda: all(count > before[e] for e, count in polls().items())
-
-    names: set[str] = set()
-
-    def scrape() -> list[Sample]:
-        text = client.get("/metrics").text
-        samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
-        names.update(sample.name for sample in samples)
-        return samples
-
-    def shows(expected: tuple[Expect, ...]) -> Callable[[], bool]:
-        def check() -> bool:
-            samples = scrape()
-            return all(expect.found(samples) for expect in expected)
-
-        return check
-
+    environ = {"WATCHDOG_TARGETS": f"{TARGET}={simulator.url}", "WA_API_KEY": KEY, **QUIET}
+    run = _Run(stack, environ, ENDPOINTS)
     backoff = 0.0
     for scenario, expected in SCENARIOS[topology]:
-        before = polls()
+        before = run.polls()
         # Refills the simulator's health budget and request buckets (its own clock). The
         # watchdog backs off after 429s and 503s in real time; `poll_soon` clears that.
         clock.advance(4 * 60 + 1)
         deployment.set_scenario(scenario)
-        watchdog.poller.poll_soon()
-        wait_for(polled_since(before), f"every endpoint polled under {scenario}")
+        run.poll_now(before, scenario)
         # Until a scrape shows the scenario's series (a gateway is stuck connecting only after
         # WATCHDOG_ALERT_GATEWAY_DEGRADED_CONNECTING_FOR).
-        wait_for(shows(expected), f"{expected} on /metrics under {scenario}")
+        run.show(expected, scenario)
         backoff = max(
-            [backoff] + [s.value for s in scrape() if s.name == "whatsapp_poll_backoff_seconds"]
+            [backoff] + [s.value for s in run.scrape() if s.name == "whatsapp_poll_backoff_seconds"]
         )
-    samples = scrape()
+    samples = run.scrape()
     # The run went where it had to: the faults were counted, the watchdog backed off, and it
     # ended healthy with no poll failing and no gateway degraded.
     reasons = {s.labels["reason"] for s in samples if s.name == "whatsapp_poll_errors_total"}
@@ -363,16 +446,49 @@ def _emitted_by_one_deployment(stack: ExitStack, topology: Topology) -> set[str]
     assert not [s for s in samples if s.name == "whatsapp_gateway_degraded"]
     up = {s.labels["endpoint"]: s.value for s in samples if s.name == "whatsapp_up"}
     assert up == {endpoint.value: 1.0 for endpoint in ENDPOINTS}
-    return names
+    return run.emitted
+
+
+def _emitted_by_a_cloud_target(stack: ExitStack, directory: Path) -> Emitted:
+    clock = FakeClock(START)
+    graph = GraphDeployment(GraphConfig(token=GRAPH_TOKEN), clock=clock)
+    simulator = stack.enter_context(GraphServer(graph))
+    target = {"name": TARGET, "kind": "cloud", "url": simulator.url,
+              "phone_number_id": PHONE_NUMBER_ID, "waba_id": WABA_ID}  # fmt: skip
+    config = directory / "cloud.yaml"
+    config.write_text(yaml.safe_dump({"targets": [target]}))
+    # Cloud intervals are minutes to a day by default: nothing polls but `poll_soon`.
+    environ = {"WATCHDOG_CONFIG_FILE": str(config), "WA_CLOUD_ACCESS_TOKEN": GRAPH_TOKEN}
+    run = _Run(stack, environ, CLOUD_ENDPOINTS)
+    for scenario, expected in CLOUD_SCENARIOS:
+        before = run.polls()
+        graph.set_scenario(scenario)
+        run.poll_now(before, scenario)
+        run.show(expected, scenario)
+    samples = run.scrape()
+    # It ended healthy: every Cloud endpoint up, no poll failing, the number can send.
+    assert not [s for s in samples if s.name == "whatsapp_poll_failing"]
+    up = {s.labels["endpoint"]: s.value for s in samples if s.name == "whatsapp_up"}
+    assert up == {endpoint.value: 1.0 for endpoint in CLOUD_ENDPOINTS}
+    can_send = [s for s in samples if s.name == "whatsapp_cloud_can_send_message" and s.value]
+    assert {s.labels["status"] for s in can_send} == {"AVAILABLE"}
+    return run.emitted
 
 
 @pytest.fixture(scope="module")
-def emitted() -> Iterator[set[str]]:
-    """Sample names of every scrape of HA and multiconnect deployments through the scenarios."""
+def emitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emitted]:
+    """Sample names, with their label names, of every scrape of HA and multiconnect deployments
+    and of a Cloud target through their scenarios."""
+    runs: Emitted = {}
     with ExitStack() as stack:
-        yield _emitted_by_one_deployment(stack, Topology.HA) | _emitted_by_one_deployment(
-            stack, Topology.MULTICONNECT
-        )
+        for found in (
+            _emitted_by_one_deployment(stack, Topology.HA),
+            _emitted_by_one_deployment(stack, Topology.MULTICONNECT),
+            _emitted_by_a_cloud_target(stack, tmp_path_factory.mktemp("cloud")),
+        ):
+            for name, labels in found.items():
+                runs.setdefault(name, set()).update(labels)
+        yield runs
 
 
 QUERY_SOURCES: dict[str, Callable[[], list[str]]] = {
@@ -382,11 +498,40 @@ QUERY_SOURCES: dict[str, Callable[[], list[str]]] = {
 
 
 @pytest.mark.parametrize("source", QUERY_SOURCES)
-def test_every_queried_metric_is_emitted_by_the_watchdog(emitted: set[str], source: str) -> None:
+def test_every_queried_metric_is_emitted_by_the_watchdog(emitted: Emitted, source: str) -> None:
     """Every metric name in the rules' / dashboard's queries is a sample name on /metrics."""
     queries = QUERY_SOURCES[source]()
     assert queries
     names = set().union(*(metric_names(expr) for expr in queries)) - PROMETHEUS_OWN
     assert {"whatsapp_up", "whatsapp_gateway_status", "whatsapp_poll_errors_total"} <= names
-    missing = sorted(names - emitted)
+    missing = sorted(names - set(emitted))
     assert not missing, f"queried by the {source} but not emitted by the watchdog: {missing}"
+
+
+# The label names a selector matches on and an aggregation groups by.
+_SELECTOR = re.compile(r"\b(whatsapp_cloud_\w+)\{([^}]*)\}")
+_GROUPING = re.compile(r"\bby\s*\(([^)]*)\)")
+_LABEL_MATCHER = re.compile(r'(\w+)\s*(?:=~|!~|!=|=)\s*"')
+
+
+def test_cloud_panels_use_the_labels_the_watchdog_puts_on_cloud_series(emitted: Emitted) -> None:
+    """Each label a Cloud panel matches on or groups by is on the series it queries: a panel
+    grouping by a label the series do not have would draw one merged line."""
+    checked = 0
+    for panel in panels(load_dashboard()):
+        for expr in panel_queries(panel):
+            names = {n for n in metric_names(expr) if n.startswith("whatsapp_cloud_")}
+            if not names:
+                continue
+            labels = set().union(*(emitted[name] for name in names))
+            grouped = {
+                label.strip() for group in _GROUPING.findall(expr) for label in group.split(",")
+            }
+            matched = {
+                m.group(1)
+                for _, matchers in _SELECTOR.findall(expr)
+                for m in _LABEL_MATCHER.finditer(matchers)
+            }
+            assert grouped | matched <= labels, (panel["title"], (grouped | matched) - labels)
+            checked += 1
+    assert checked >= len(CLOUD_FAMILIES)

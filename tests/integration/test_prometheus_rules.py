@@ -3,9 +3,10 @@ every alert the watchdog raises, with the watchdog's own defaults.
 
 `helm/wa-watchdog/files/prometheus-rules.yaml` is the one source the chart embeds;
 `prometheus-rules.test.yaml` beside it holds the promtool unit tests (input series per alert:
-fires on the fault, stays quiet when healthy and in the look-alike case). promtool is required,
-not optional: CI installs Prometheus, so a missing binary fails with a message saying what to
-install. That every metric the rules query is one the watchdog emits is proven in
+fires on the fault, stays quiet when healthy and in the look-alike case), and
+`prometheus-rules.day.test.yaml` those that span a day (evaluated every 5 minutes). promtool is
+required, not optional: CI installs Prometheus, so a missing binary fails with a message saying
+what to install. That every metric the rules query is one the watchdog emits is proven in
 test_dashboard.py, for the rules and the dashboard alike.
 """
 
@@ -21,15 +22,20 @@ from typing import Any
 import pytest
 import yaml
 
-from watchdog.alerts.checks import HEALTH_RULES
+from watchdog.alerts.checks import CLOUD_HEALTH_RULES, HEALTH_RULES
 from watchdog.alerts.rules import RULES
-from watchdog.api.diagnosis import Failure
+from watchdog.api.diagnosis import Failure, diagnose
+from watchdog.api.endpoints import REASONS, Endpoint
+from watchdog.api.payloads import ApiErrorInfo
+from watchdog.api.results import PollResult
 from watchdog.base.durations import parse_duration
+from watchdog.base.targets import DEFAULT_CLOUD_HEALTH_INTERVAL
 from watchdog.config.alerts import ALERT_RULES, AlertSettings
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "wa-watchdog"
 RULE_FILE = CHART / "files" / "prometheus-rules.yaml"
 RULE_TESTS = CHART / "files" / "prometheus-rules.test.yaml"
+DAY_TESTS = CHART / "files" / "prometheus-rules.day.test.yaml"
 # A range-vector window or an offset: `[1m]`, `offset 1m`.
 _WINDOW = re.compile(r"\[(\d+[smh])\]|offset (\d+[smh])")
 # A selector of whatsapp_poll_failing, and one label matcher in it.
@@ -77,22 +83,24 @@ def test_promtool_check_rules_accepts_the_rule_file() -> None:
     assert f"SUCCESS: {len(ALERTS)} rules found" in result.stdout
 
 
-def test_promtool_unit_tests_pass() -> None:
+@pytest.mark.parametrize("tests", [RULE_TESTS, DAY_TESTS], ids=lambda path: path.name)
+def test_promtool_unit_tests_pass(tests: Path) -> None:
     """`promtool test rules`: every alert fires on its fault and only there (input series)."""
-    result = run_promtool("test", "rules", str(RULE_TESTS))
+    result = run_promtool("test", "rules", str(tests))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
 
 def test_the_unit_tests_cover_every_alert_firing_and_quiet() -> None:
     """The promtool tests expect each alert to fire in some case and not in another."""
-    document = yaml.safe_load(RULE_TESTS.read_text())
-    assert document["rule_files"] == [RULE_FILE.name]
     fired: Counter[str] = Counter()
     quiet: Counter[str] = Counter()
-    for case in document["tests"]:
-        for check in case["alert_rule_test"]:
-            (fired if check.get("exp_alerts") else quiet)[check["alertname"]] += 1
+    for tests in (RULE_TESTS, DAY_TESTS):
+        document = yaml.safe_load(tests.read_text())
+        assert document["rule_files"] == [RULE_FILE.name]
+        for case in document["tests"]:
+            for check in case["alert_rule_test"]:
+                (fired if check.get("exp_alerts") else quiet)[check["alertname"]] += 1
     for alertname in ALERTS:
         assert fired[alertname] > 0, f"no test expects {alertname} to fire"
         assert quiet[alertname] > 0, f"no test expects {alertname} to stay quiet"
@@ -144,6 +152,34 @@ def test_poll_failing_matches_reads_the_matchers() -> None:
     assert not poll_failing_matches("whatsapp_up == 0", {"diagnosis": "c"})
 
 
+def cloud_failures() -> set[Failure]:
+    """What a Cloud number's failed poll can be diagnosed as, over every reason, several
+    statuses and with or without Graph's error envelope."""
+    found = set()
+    for reason in REASONS:
+        for status in (None, 200, 302, 400, 401, 403, 404, 429, 500, 502, 503):
+            for error in (None, ApiErrorInfo(2, "error", None)):
+                result = PollResult("t", Endpoint.PHONE_NUMBER, 0.0, 0.0, status, reason, "", error)
+                diagnosis = diagnose(result)
+                assert diagnosis is not None
+                found.add(diagnosis.failure)
+    return found
+
+
+@pytest.mark.parametrize("failure", sorted(cloud_failures()))
+def test_each_cloud_number_failure_pages_through_the_alert_the_watchdog_names(
+    failure: Failure,
+) -> None:
+    """A Cloud number's own poll (endpoint phone_number) failing as `failure` is selected by
+    exactly one alert's whatsapp_poll_failing, the one the watchdog's CLOUD_HEALTH_RULES give it
+    (Graph throttling: WhatsAppCloudRateLimitNear)."""
+    labels = {"endpoint": "phone_number", "diagnosis": failure.value}
+    selecting = {
+        rule["alert"] for rule in alert_rules() if poll_failing_matches(rule["expr"], labels)
+    }
+    assert selecting == {ALERT_RULES[CLOUD_HEALTH_RULES[failure]]}
+
+
 @pytest.mark.parametrize("failure", list(Failure))
 def test_each_health_failure_pages_through_the_alert_the_watchdog_names(failure: Failure) -> None:
     """A health poll failing as `failure` is selected by exactly one alert's
@@ -178,6 +214,21 @@ def test_rules_use_the_watchdogs_severities_durations_and_thresholds() -> None:
     assert windows(by_name["WhatsAppOverloaded"]["expr"]) == {
         format_window(defaults.overloaded.window)
     }
+    # The Cloud rules' parameters.
+    near = by_name["WhatsAppCloudRateLimitNear"]["expr"]
+    assert f") >= {defaults.cloud_rate_limit_near.threshold}\n" in near
+    assert (
+        f"< {defaults.token_expiring.within / 86400:.0f} * 86400"
+        in (by_name["WhatsAppTokenExpiring"]["expr"])
+    )
+    hold = defaults.cloud_limit_dropped.hold
+    assert windows(by_name["WhatsAppCloudLimitDropped"]["expr"]) == {f"{hold / 3600:.0f}h"}
+    # A temporary Graph error pages once it has lasted the polls after the first of
+    # transient_polls, at a Cloud number's default interval.
+    lasted = (defaults.health_failing.transient_polls - 1) * DEFAULT_CLOUD_HEALTH_INTERVAL
+    assert f"[{format_window(lasted)}:1m]) ) >= {lasted / 60:.0f}" in " ".join(
+        by_name["WhatsAppHealthFailing"]["expr"].split()
+    )
     backlog = by_name["WhatsAppQueueBacklog"]["expr"]
     queue = defaults.queue_backlog
     assert f"whatsapp_app_pending_messages) > {queue.pending_messages}" in backlog

@@ -152,3 +152,14 @@ def test_a_removed_target_forgets_its_memory() -> None:
     assert state.cloud_memory("shop") is not None
     state.set_targets([])
     assert state.cloud_memory("shop") is None
+
+
+def test_throttled_is_a_warning_mark_left_out_of_uptime() -> None:
+    """Like a 429: Meta's throttling says nothing of whether the number works."""
+    state = State([cloud()], clock=Clock())
+    state.record(answer(phone_body(GraphScenario.HEALTHY)))
+    state.record(failure("graph_throttled", 400, at=NOW + 300))
+    endpoint = state.get("shop", Endpoint.PHONE_NUMBER)
+    assert endpoint is not None
+    assert endpoint.timeline.since(0).mark == ["ok", "warning"]
+    assert endpoint.timeline.uptime(NOW + 300, 3600) == 100.0

@@ -22,9 +22,9 @@ T0 = 1_800_000_000
 # Written out here rather than imported, so the model below is the documented behaviour and
 # not the module's own tables: a 429, unusable credentials and the watchdog's own bug say
 # nothing about whether the API was up; set-up (not registered) and degraded are up.
-UNJUDGED = {"http_429", "auth_config", "internal"}
+UNJUDGED = {"http_429", "graph_throttled", "auth_config", "internal"}
 UP = {"ok", "degraded", "not registered"}
-WARNING_MARKS = {"degraded", "not registered", "http_429"}
+WARNING_MARKS = {"degraded", "not registered", "http_429", "graph_throttled"}
 
 
 @dataclass(frozen=True)
@@ -141,12 +141,14 @@ def test_every_outcome_round_trips_with_its_mark() -> None:
     timeline = filled(len(OUTCOMES), [Poll(T0 + i, o, 200, 0.01) for i, o in enumerate(OUTCOMES)])
     columns = timeline.since(0)
     assert columns.result == list(OUTCOMES)
-    # Every failure is critical but a 429: the API answering, its budget used by others.
+    # Every failure is critical but a 429 or Graph throttling: the API answering, its budget
+    # used by others.
     expected = dict.fromkeys(OUTCOMES, "critical") | {
         "ok": "ok",
         "degraded": "warning",
         "not registered": "warning",
         "http_429": "warning",
+        "graph_throttled": "warning",
     }
     assert dict(zip(columns.result, columns.mark, strict=True)) == expected
     assert {"ok", "degraded", "gateway down", "not registered", "http_503"} <= set(OUTCOMES)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from watchdog.alerts.history import History
 from watchdog.api.cloud import CloudMemory
 from watchdog.api.diagnosis import Failure, diagnose
-from watchdog.api.endpoints import Endpoint, primary
+from watchdog.api.endpoints import GRAPH_PERMISSION, Endpoint, primary
 from watchdog.api.gateways import NOT_REGISTERED, GatewayVerdict
 from watchdog.api.payloads import Health
 from watchdog.api.results import Observation
@@ -76,6 +76,27 @@ HEALTH_RULES: dict[Failure, str] = {
     # Graph: Meta says a retry may work; `health_failing` speaks only after several in a row.
     Failure.TRANSIENT: "health_failing",
 }
+# A Cloud number's poll: Graph throttling (the only way one is rate limited) is the business's
+# hourly allowance used up, `cloud_rate_limit_near`'s warning, not a failure of the number.
+CLOUD_HEALTH_RULES: dict[Failure, str] = {
+    **HEALTH_RULES,
+    Failure.RATE_LIMITED: "cloud_rate_limit_near",
+}
+
+
+def health_rules(target: Target) -> dict[Failure, str]:
+    """Which rule speaks for a failed poll of `primary(target)`, by what the failure is."""
+    return CLOUD_HEALTH_RULES if target.kind == "cloud" else HEALTH_RULES
+
+
+# A Cloud number's poll that failed on the way to Meta (a timeout, a proxy's or edge's error
+# page) is as likely a blip as Meta's own temporary errors: reference §9 alerts on transient
+# failures after 3 in a row. An On-Prem health node is the watchdog's neighbour; it pages at once.
+_CLOUD_TRANSIENT = (Failure.TRANSIENT, Failure.UNREACHABLE, Failure.PROXY)
+
+
+def _transient(target: Target, failure: Failure) -> bool:
+    return failure is Failure.TRANSIENT or (target.kind == "cloud" and failure in _CLOUD_TRANSIENT)
 
 
 def _health_conditions(
@@ -88,10 +109,10 @@ def _health_conditions(
     if state is None or state.last is None:
         return []
     diagnosis = diagnose(state.last.result)
-    if diagnosis is None or HEALTH_RULES[diagnosis.failure] != rule:
+    if diagnosis is None or health_rules(view.target)[diagnosis.failure] != rule:
         return []
     count = state.consecutive_failures
-    if diagnosis.failure is Failure.TRANSIENT and count < transient_polls:
+    if _transient(view.target, diagnosis.failure) and count < transient_polls:
         return []
     polls = f"The last {count} {endpoint.value} poll{'s' if count != 1 else ''} failed"
     return [
@@ -127,6 +148,8 @@ def overloaded(view: TargetView, *, window: float) -> list[Condition]:
 def rate_limit_spike(
     view: TargetView, *, window: float, threshold: int, ratio: float
 ) -> list[Condition]:
+    if view.target.kind == "cloud":
+        return []  # Graph throttling is `cloud_rate_limit_near`'s, with Meta's own usage figures
     own = view.history.own_failures(view.now, window, Failure.RATE_LIMITED)
     limited = view.history.api_requests(view.now, window, "429")
     total = view.history.api_requests(view.now, window)
@@ -190,8 +213,8 @@ def gateway_degraded(view: TargetView) -> list[Condition]:
     ]
 
 
-def unreachable(view: TargetView) -> list[Condition]:
-    return _health_conditions(view, "unreachable")
+def unreachable(view: TargetView, *, transient_polls: int = 3) -> list[Condition]:
+    return _health_conditions(view, "unreachable", transient_polls=transient_polls)
 
 
 def auth_rejected(view: TargetView) -> list[Condition]:
@@ -200,7 +223,12 @@ def auth_rejected(view: TargetView) -> list[Condition]:
     for endpoint, state in view.endpoints.items():
         if state.last is None:
             continue
-        diagnosis = diagnose(state.last.result)
+        result = state.last.result
+        if endpoint is Endpoint.TOKEN and result.reason == GRAPH_PERMISSION:
+            # debug_token refused without an app token: only the token's expiry stays unknown;
+            # the token still works where it matters, or the number's own polls say otherwise.
+            continue
+        diagnosis = diagnose(result)
         if diagnosis is None or diagnosis.failure is not Failure.AUTH:
             continue
         rejected.append(f"{endpoint.value}: {state.last.result.detail}")

@@ -16,19 +16,26 @@ that sets its own ``for`` repeats the alias, since a field redeclared without it
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from watchdog.alerts import checks
+from watchdog.alerts import checks, cloud_checks
 from watchdog.alerts.checks import Condition, TargetView
 from watchdog.api.gateways import DEFAULT_CONNECTING_LIMIT, Expectation
-from watchdog.base.durations import format_duration
+from watchdog.base.durations import format_duration, parse_duration
 from watchdog.base.values import AlertDuration, AlertWindow, Count, ExpectedShards, Flag, Ratio
 
 __all__ = [
     "RULES",
     "AuthRejected",
+    "CloudBlocked",
+    "CloudLimitDropped",
+    "CloudLimited",
+    "CloudNotConnected",
+    "CloudQualityLow",
+    "CloudRateLimitNear",
     "GatewayDegraded",
     "GatewayDown",
     "HealthFailing",
@@ -37,14 +44,45 @@ __all__ = [
     "QueueBacklog",
     "RateLimitSpike",
     "Rule",
+    "TokenExpiring",
     "Unreachable",
     "default_rules",
 ]
 
 # Keys given as durations, written back with format_duration.
-_DURATIONS = frozenset({"for", "keep_firing_for", "window", "connecting_for"})
+_DURATIONS = frozenset({"for", "keep_firing_for", "window", "connecting_for", "hold", "within"})
 # The fields every rule has; the others are its parameters.
 _COMMON = frozenset({"enabled", "for_", "keep_firing_for"})
+
+# The Cloud parameters reach further than the hour the other timings allow: Meta's states last
+# days, a limit drop is worth a day's warning, a token's expiry a week's.
+MAX_HOLD = 7 * 86400.0
+MAX_WITHIN = 90 * 86400.0
+
+
+def _span(maximum: float) -> Callable[[object], float]:
+    def check(value: object) -> float:
+        seconds = parse_duration(value)
+        if not 0 < seconds <= maximum:
+            raise ValueError(
+                f"must be more than 0s and at most {format_duration(maximum)} "
+                f"(got {format_duration(seconds)})"
+            )
+        return seconds
+
+    return check
+
+
+def _percentage(value: int) -> int:
+    # Graph may throttle from 100 % (reference §4): a threshold above it would never warn ahead.
+    if value > 100:
+        raise ValueError(f"must be at most 100, a percentage of the hourly allowance (got {value})")
+    return value
+
+
+Hold = Annotated[float, BeforeValidator(_span(MAX_HOLD))]
+Within = Annotated[float, BeforeValidator(_span(MAX_WITHIN))]
+Percentage = Annotated[Count, AfterValidator(_percentage)]
 
 
 class Rule(BaseModel, ABC):
@@ -137,8 +175,8 @@ class HealthFailing(Rule):
     """``WhatsAppHealthFailing``: health (a Cloud number's own answer) fails for a reason no
     other rule speaks for (1011 not ready, another API error, 404, an unusable answer, 429s that
     leave the watchdog blind; a Graph error Meta calls temporary only after ``transient_polls``
-    failures in a row). ``for`` is also the grace of a Webapp that is starting (it answers 1011
-    until ready)."""
+    failures in a row; Graph throttling is ``cloud_rate_limit_near``'s). ``for`` is also the
+    grace of a Webapp that is starting (it answers 1011 until ready)."""
 
     key = "health_failing"
     alertname = "WhatsAppHealthFailing"
@@ -187,20 +225,25 @@ class GatewayDegraded(Rule):
 
 
 class Unreachable(Rule):
-    """``WhatsAppUnreachable``: the health endpoint cannot be reached."""
+    """``WhatsAppUnreachable``: the health endpoint cannot be reached (a Cloud number's Graph
+    node: only after ``transient_polls`` failed polls in a row, as a blip on the way to Meta is
+    no outage)."""
 
     key = "unreachable"
     alertname = "WhatsAppUnreachable"
     severity = "critical"
 
     for_: AlertDuration = Field(default=30.0, alias="for")
+    transient_polls: Count = 3
 
     def check(self, view: TargetView) -> list[Condition]:
-        return checks.unreachable(view)
+        return checks.unreachable(view, transient_polls=self.transient_polls)
 
 
 class AuthRejected(Rule):
-    """``WhatsAppAuthRejected``: the API refuses the watchdog's credentials."""
+    """``WhatsAppAuthRejected``: the API refuses the watchdog's credentials (a Cloud target's
+    token, or its permissions; not a debug_token refused for a permission, which only leaves
+    the token's expiry unknown)."""
 
     key = "auth_rejected"
     alertname = "WhatsAppAuthRejected"
@@ -243,7 +286,121 @@ class QueueBacklog(Rule):
         )
 
 
-# Every rule, in the order the settings, the metrics and the documentation list them.
+# The Cloud API rules judge Meta's answers: settled states (a block, a limit, a rating, a token's
+# expiry date) polled minutes apart (the number every 5m, the WABA every 15m, the token daily).
+# `for` is 0s: waiting would only add whole poll intervals to what Meta already decided.
+# `keep_firing_for` is 10m, two polls of the number: they read only a fresh answer of a poll that
+# succeeded, so one failed or late poll must not resolve an alert that the next poll fires again.
+_CLOUD_KEEP = 600.0
+
+
+class CloudBlocked(Rule):
+    """``WhatsAppCloudBlocked``: an entity behind a Cloud API number (the number, its WABA,
+    business or app) cannot send messages: ``can_send_message`` BLOCKED in the number's or the
+    WABA's health status. One alert per entity; a BLOCKED that concerns only calling
+    (``can_receive_call_sip``) does not count."""
+
+    key = "cloud_blocked"
+    alertname = "WhatsAppCloudBlocked"
+    severity = "critical"
+
+    keep_firing_for: AlertDuration = _CLOUD_KEEP
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return cloud_checks.cloud_blocked(view)
+
+
+class CloudLimited(Rule):
+    """``WhatsAppCloudLimited``: an entity behind a Cloud API number can send messages only
+    with limits (``can_send_message`` LIMITED, with Meta's ``additional_info``). One alert per
+    entity."""
+
+    key = "cloud_limited"
+    alertname = "WhatsAppCloudLimited"
+    severity = "warning"
+
+    keep_firing_for: AlertDuration = _CLOUD_KEEP
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return cloud_checks.cloud_limited(view)
+
+
+class CloudQualityLow(Rule):
+    """``WhatsAppCloudQualityLow``: a Cloud API number's quality rating is RED."""
+
+    key = "cloud_quality_low"
+    alertname = "WhatsAppCloudQualityLow"
+    severity = "warning"
+
+    keep_firing_for: AlertDuration = _CLOUD_KEEP
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return cloud_checks.cloud_quality_low(view)
+
+
+class CloudLimitDropped(Rule):
+    """``WhatsAppCloudLimitDropped``: a Cloud API number's messaging limit or throughput level
+    is lower than at an earlier poll; for at most ``hold`` after the drop, or until it climbs
+    back."""
+
+    key = "cloud_limit_dropped"
+    alertname = "WhatsAppCloudLimitDropped"
+    severity = "warning"
+
+    keep_firing_for: AlertDuration = _CLOUD_KEEP
+    hold: Hold = 86400.0
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return cloud_checks.cloud_limit_dropped(view, hold=self.hold)
+
+
+class CloudRateLimitNear(Rule):
+    """``WhatsAppCloudRateLimitNear``: a usage of the business use case rate limit (the Graph
+    answers' X-Business-Use-Case-Usage) at ``threshold`` percent or more, or Graph throttling
+    the watchdog's polls."""
+
+    key = "cloud_rate_limit_near"
+    alertname = "WhatsAppCloudRateLimitNear"
+    severity = "warning"
+
+    keep_firing_for: AlertDuration = _CLOUD_KEEP
+    threshold: Percentage = 80
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return cloud_checks.cloud_rate_limit_near(view, threshold=self.threshold)
+
+
+class CloudNotConnected(Rule):
+    """``WhatsAppCloudNotConnected``: a Cloud API number's status is not CONNECTED (it neither
+    sends nor receives), or its platform is not CLOUD_API."""
+
+    key = "cloud_not_connected"
+    alertname = "WhatsAppCloudNotConnected"
+    severity = "critical"
+
+    keep_firing_for: AlertDuration = _CLOUD_KEEP
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return cloud_checks.cloud_not_connected(view)
+
+
+class TokenExpiring(Rule):
+    """``WhatsAppTokenExpiring``: debug_token says a Cloud target's access token expires within
+    ``within``, or is not valid. A token that never expires never warns."""
+
+    key = "token_expiring"
+    alertname = "WhatsAppTokenExpiring"
+    severity = "warning"
+
+    keep_firing_for: AlertDuration = _CLOUD_KEEP
+    within: Within = 7 * 86400.0
+
+    def check(self, view: TargetView) -> list[Condition]:
+        return cloud_checks.token_expiring(view, within=self.within)
+
+
+# Every rule, in the order the settings, the metrics and the documentation list them: the
+# On-Premises rules (the failure rules apply to Cloud numbers too), then the Cloud API's.
 RULES: tuple[type[Rule], ...] = (
     Overloaded,
     RateLimitSpike,
@@ -254,6 +411,13 @@ RULES: tuple[type[Rule], ...] = (
     AuthRejected,
     NotRegistered,
     QueueBacklog,
+    CloudBlocked,
+    CloudLimited,
+    CloudQualityLow,
+    CloudLimitDropped,
+    CloudRateLimitNear,
+    CloudNotConnected,
+    TokenExpiring,
 )
 
 

@@ -145,14 +145,19 @@ def graph_reason(status_code: int | None, error: GraphError | None) -> str:
     """The failure reason of a Graph call answered with `status_code` and `error`.
 
     The error code decides when the table knows it (a 400 with code 190 is a token problem);
-    otherwise 401, 403, 429, 500 and 503 map to the groups, and other statuses get the
-    On-Premises reasons (`http_404`, `http_4xx`, `http_5xx`, `protocol` for a redirect).
+    otherwise 401, 403, 429 map to the groups, and so do 500 and 503 when Meta's envelope is
+    there; other statuses get the On-Premises reasons (`http_404`, `http_4xx`, `http_503`,
+    `http_5xx`, `protocol` for a redirect).
     """
     group = _group(error) if error is not None else None
     if group is not None:
         return group.reason
     if status_code is None or 200 <= status_code < 300:
         return OTHER
+    if error is None and status_code >= 500:
+        # No Graph envelope: whatever stands between the watchdog and Meta (an egress proxy,
+        # a gateway) answered, not Meta; its 5xx says nothing about Meta's state.
+        return status_reason(status_code)
     return _BY_STATUS.get(status_code) or status_reason(status_code)
 
 

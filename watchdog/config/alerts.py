@@ -16,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from watchdog.alerts.rules import (
     RULES,
     AuthRejected,
+    CloudBlocked,
+    CloudLimitDropped,
+    CloudLimited,
+    CloudNotConnected,
+    CloudQualityLow,
+    CloudRateLimitNear,
     GatewayDegraded,
     GatewayDown,
     HealthFailing,
@@ -24,6 +30,7 @@ from watchdog.alerts.rules import (
     QueueBacklog,
     RateLimitSpike,
     Rule,
+    TokenExpiring,
     Unreachable,
 )
 from watchdog.api.gateways import Expectation
@@ -66,6 +73,13 @@ class AlertSettings(BaseModel):
     auth_rejected: AuthRejected = Field(default_factory=AuthRejected)
     not_registered: NotRegistered = Field(default_factory=NotRegistered)
     queue_backlog: QueueBacklog = Field(default_factory=QueueBacklog)
+    cloud_blocked: CloudBlocked = Field(default_factory=CloudBlocked)
+    cloud_limited: CloudLimited = Field(default_factory=CloudLimited)
+    cloud_quality_low: CloudQualityLow = Field(default_factory=CloudQualityLow)
+    cloud_limit_dropped: CloudLimitDropped = Field(default_factory=CloudLimitDropped)
+    cloud_rate_limit_near: CloudRateLimitNear = Field(default_factory=CloudRateLimitNear)
+    cloud_not_connected: CloudNotConnected = Field(default_factory=CloudNotConnected)
+    token_expiring: TokenExpiring = Field(default_factory=TokenExpiring)
 
     def rule(self, name: str) -> Rule:
         """One rule's settings by its key (``"gateway_down"``); ``KeyError`` for other names."""

@@ -4,7 +4,8 @@ The collector is pure: it reads the state, builds every family in one pass, and 
 between scrapes. Two kinds of families come out:
 
 - the watchdog's own (`whatsapp_up`, `whatsapp_gateway_status`, poll durations and errors, the
-  API's version, `watchdog_*` bookkeeping), labelled `target` (+ `endpoint`, `node`, ...);
+  API's version, `watchdog_*` bookkeeping), labelled `target` (+ `endpoint`, `node`, ...), and
+  for Cloud API targets `whatsapp_cloud_*` (`watchdog.export.cloud`);
 - the API's own metrics and stats, re-exported behind a prefix (`watchdog.export.reexport`): each
   series with its latest value while fresh, whichever Webapp behind the URL reported it.
 
@@ -31,10 +32,12 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from watchdog.api import payloads
+from watchdog.api.cloud import CloudMemory
 from watchdog.api.diagnosis import diagnose
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.gateways import GatewayVerdict
 from watchdog.base.targets import Target
+from watchdog.export.cloud import CloudFamilies
 from watchdog.export.reexport import REEXPORTED, Exposition, reexport
 from watchdog.state import DURATION_BUCKETS, EndpointState, State
 
@@ -64,15 +67,22 @@ class WatchdogCollector(Collector):
         return []
 
     def collect(self) -> Iterable[Metric]:
-        return _Scrape(self._clock(), self._state.gateway).build(self._state.items())
+        state = self._state
+        return _Scrape(self._clock(), state.gateway, state.cloud_memory).build(state.items())
 
 
 class _Scrape:
     """One scrape's worth of families, built in a single pass over the state."""
 
-    def __init__(self, now: float, gateway: Callable[[str, float], GatewayVerdict | None]) -> None:
+    def __init__(
+        self,
+        now: float,
+        gateway: Callable[[str, float], GatewayVerdict | None],
+        cloud_memory: Callable[[str], CloudMemory | None],
+    ) -> None:
         self.now = now
         self._gateway = gateway
+        self._cloud_memory = cloud_memory
         self.out = Exposition()
         out = self.out
         self.up = out.own(
@@ -151,20 +161,29 @@ class _Scrape:
                 "duplicate labels, or a value the metric type cannot carry",
             )
         )
+        # Own families too, registered before any re-export can claim their names.
+        self.cloud = CloudFamilies(out)
 
     def build(self, items: Sequence[tuple[Target, Endpoint, EndpointState]]) -> list[Metric]:
         bases: dict[str, Labels] = {}
         fresh: dict[Endpoint, list[tuple[Labels, EndpointState]]] = {e: [] for e in REEXPORTED}
+        # A Cloud target's families read its endpoints together (the number's and the WABA's
+        # health), so they are built once all of them are seen.
+        clouds: dict[str, tuple[Labels, dict[Endpoint, EndpointState]]] = {}
         for target, endpoint, state in items:
             base = bases.get(target.name)
             if base is None:
                 base = bases[target.name] = {"target": target.name, **target.labels}
             self._poll_families(base, endpoint, state)
-            if endpoint is Endpoint.HEALTH:
+            if endpoint.spec.kind == "cloud":
+                clouds.setdefault(target.name, (base, {}))[1][endpoint] = state
+            elif endpoint is Endpoint.HEALTH:
                 self._health_families(base, state)
                 self._gateway_families(base, self._gateway(target.name, self.now))
             elif state.fresh(self.now):
                 fresh[endpoint].append((base, state))
+        for name, (base, endpoints) in clouds.items():
+            self.cloud.add(base, self.now, endpoints, self._cloud_memory(name))
         for endpoint in REEXPORTED:
             for base, state in fresh[endpoint]:
                 self._reexport(base, endpoint, state)
@@ -204,7 +223,7 @@ class _Scrape:
             self.errors.samples.append(
                 Sample("whatsapp_poll_errors_total", reason_labels, float(count))
             )
-        if endpoint is not Endpoint.HEALTH:
+        if endpoint in REEXPORTED:  # only the API's own counters can go backwards
             resets = float(state.counter_resets)
             self.resets.samples.append(Sample("watchdog_api_restarts_total", labels, resets))
 

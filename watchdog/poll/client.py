@@ -297,9 +297,13 @@ async def run_poll(
         log.exception("poll_internal_error", target=target, endpoint=endpoint.value)
         outcome = Outcome(INTERNAL, f"internal error ({type(exc).__name__}); see the log")
     error = outcome.api_error
-    if error is not None and error.details:
-        # The API's details may echo what the watchdog sent (a header, a user name).
-        error = replace(error, details=redactor.redact_text(error.details))
+    if error is not None and (error.details or error.title):
+        # The API's texts may echo what the watchdog sent (a header, a user name, a token).
+        error = replace(
+            error,
+            title=redactor.redact_text(error.title) if error.title else error.title,
+            details=redactor.redact_text(error.details) if error.details else error.details,
+        )
     return PollResult(
         target=target,
         endpoint=endpoint,
@@ -307,7 +311,8 @@ async def run_poll(
         duration=time.perf_counter() - began,
         status_code=outcome.status_code,
         reason=outcome.reason,
-        detail=one_line(redactor.redact_text(one_line(outcome.detail))),
+        # Scrubbed before it is cut to length: a secret cut in two is no longer recognised.
+        detail=one_line(redactor.redact_text(" ".join(outcome.detail.split()))),
         api_error=error,
         # A failure's error body has been read into api_error; it is not kept.
         body=outcome.body if outcome.reason is None else None,

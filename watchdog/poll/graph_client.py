@@ -113,7 +113,7 @@ class GraphClient:
                 outcome = await self._http.request(
                     "GET", path, {"Authorization": f"Bearer {bearer}"}
                 )
-        return _classified(outcome)
+        return _classified(outcome, self._redactor)
 
     def _request(self, endpoint: Endpoint, token: str) -> tuple[str, str]:
         """The path (with its query) of `endpoint`, and the token it is sent with."""
@@ -147,10 +147,14 @@ def _read_app_token(path: Path) -> SecretStr:
     return read_cloud_token_file(path, variable="WA_CLOUD_APP_TOKEN_FILE")
 
 
-def _classified(outcome: Outcome) -> Outcome:
+def _classified(outcome: Outcome, redactor: Redactor) -> Outcome:
     """A Graph answer's outcome: a failure keyed on Meta's error code, also when a 2xx answer
     carries an error envelope instead of the node."""
     error = parse_graph_error(outcome.body)
+    if error is not None:
+        # Scrubbed before the parser clips Meta's texts: a token it cut in two (an error that
+        # echoes it) would leave a piece no redactor recognises.
+        error = parse_graph_error(redactor.redact(outcome.body))
     status = outcome.status_code
     if outcome.reason is None and error is None:
         return outcome

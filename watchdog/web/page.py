@@ -3,6 +3,8 @@
 Built from the same status document as `/api/v1/status`, for someone woken at 3 a.m.: the
 verdict and the alerts first, then per target what it says and why, the hour at a glance
 (a heartbeat strip per endpoint, latency, queues), the last error in the API's own words.
+A Cloud API target's card has its number,
+messaging health, token and rate-limit usage instead of gateways and queues (`page_cloud.py`).
 The page is self-contained (inline CSS and SVG, no script, no absolute URL) and refreshes
 itself. Its links are relative (`./`, `metrics`), so it works behind a proxy's path prefix.
 Every value from the document is escaped: node names, error details and alert descriptions
@@ -17,6 +19,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from watchdog.web.page_cloud import cloud_details
 from watchdog.web.page_details import (
     SEVERITIES,
     endpoint_table,
@@ -219,9 +222,10 @@ def _target(out: list[str], target: dict[str, Any], hour: Hour) -> None:
     name = escape(target["name"])
     level = level_class(target.get("level"))
     word = escape(str(target.get("level")))
+    kind = escape(str(target.get("kind") or "onprem"))
     out.append(
         f'<section class="target lv-{level}" id="target-{name}" data-target="{name}" '
-        f'data-level="{word}"><h2>{_link(target["name"])}</h2>'
+        f'data-kind="{kind}" data-level="{word}"><h2>{_link(target["name"])}</h2>'
     )
     said = word
     if target.get("level_alert"):
@@ -238,7 +242,12 @@ def _target(out: list[str], target: dict[str, Any], hour: Hour) -> None:
     )
     facts(out, target)
     endpoints: dict[str, dict[str, Any]] = target.get("endpoints") or {}
-    notices(out, endpoints)
+    cloud = target.get("kind") == "cloud"
+    notices(out, endpoints, cloud=cloud)
+    if cloud:
+        cloud_details(out, target.get("cloud") or {}, endpoints, hour.now)
+    # The endpoint that says whether the target works gets its latency drawn too.
+    main = "phone_number" if cloud else "health"
     out.append('<h3>Last hour</h3><div class="strips">')
     for endpoint, doc in endpoints.items():
         history = doc.get("history") or {}
@@ -250,9 +259,9 @@ def _target(out: list[str], target: dict[str, Any], hour: Hour) -> None:
             f"{bad} not ok</small></div>"
         )
         out.extend(chunk)
-        if endpoint == "health":
+        if endpoint == main:
             chunk = []
-            caption = latency(chunk, history, hour)
+            caption = latency(chunk, history, hour, endpoint)
             out.append(f'<div class="label">latency<br><small>{caption}</small></div>')
             out.extend(chunk or ["<div></div>"])
     out.append(

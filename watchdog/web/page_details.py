@@ -68,16 +68,23 @@ def facts(out: list[str], target: dict[str, Any]) -> None:
     elif api_status:
         version += f" ({escape(str(api_status))})"
     uptime = target.get("uptime_percent") or {}
+    if target.get("kind") == "cloud":
+        # A Cloud number has no topology or Webapp version: the API it is on, and which one.
+        cloud = target.get("cloud") or {}
+        what = f"<li>Cloud API, Graph {escape(str(cloud.get('graph_version') or '?'))}</li>"
+    else:
+        what = (
+            f"<li>topology: {escape(str(target.get('topology') or '?'))}</li>"
+            f"<li>version: {version}</li>"
+        )
     out.append(
         f'<ul class="facts"><li>uptime 1h: <b data-uptime="1h">{_uptime(uptime.get("1h"))}</b>'
         f'</li><li>24h: <b data-uptime="24h">{_uptime(uptime.get("24h"))}</b></li>'
-        f"<li>probe ready: {ready}</li>"
-        f"<li>topology: {escape(str(target.get('topology') or '?'))}</li>"
-        f"<li>version: {version}</li></ul>"
+        f"<li>probe ready: {ready}</li>{what}</ul>"
     )
 
 
-def notices(out: list[str], endpoints: dict[str, dict[str, Any]]) -> None:
+def notices(out: list[str], endpoints: dict[str, dict[str, Any]], *, cloud: bool = False) -> None:
     """Backoff, and the last error of the failing endpoints in the API's own words: one line
     per distinct error, naming every endpoint that got it (an overloaded API answers all four
     the same), so the strips stay in view."""
@@ -86,8 +93,14 @@ def notices(out: list[str], endpoints: dict[str, dict[str, Any]]) -> None:
     if slowed:
         names = " ".join(escape(name) for name, _ in slowed)
         parts = " · ".join(f"<b>{escape(name)}</b> {said}" for name, said in slowed)
+        # A Cloud target's polls also slow down as Meta's usage header nears the allowance.
+        why = (
+            "As Meta's usage nears its limit, or after it throttled"
+            if cloud
+            else ("After 429 or 503 answers")
+        )
         out.append(
-            f'<p class="notice l-warning" data-backoff="{names}">After 429 or 503 answers '
+            f'<p class="notice l-warning" data-backoff="{names}">{why} '
             f"the watchdog polls less often, as the API asks: {parts}</p>"
         )
     errors: dict[str, tuple[list[str], str]] = {}

@@ -76,4 +76,8 @@ td,th{border:1px solid var(--line);padding:.2rem .5rem;text-align:left;white-spa
 th{background:var(--panel)}td.r-ok{color:var(--ok)}td.r-warning{color:var(--warning)}
 td.r-critical{color:var(--critical)}td.r-unknown{color:var(--unknown)}
 td.wrap{white-space:normal;overflow-wrap:anywhere;min-width:14rem}
+.meta-error+.meta-error,.info+.info{margin-top:.3rem}.solution{font-weight:600}
+table.entities{min-width:min(100%,32rem)}table.entities tr.said td{max-width:40rem}
+svg.usage{display:inline-block;vertical-align:middle;width:6rem;height:.8rem;margin:0 .3rem}
+svg.usage line.limit{stroke:var(--fg);stroke-width:2}
 """

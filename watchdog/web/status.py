@@ -13,11 +13,18 @@ from typing import Any
 
 from watchdog.alerts.model import AlertView
 from watchdog.api.diagnosis import api_error_text, diagnose
-from watchdog.api.endpoints import RATE_LIMITED, Endpoint
+from watchdog.api.endpoints import (
+    GRAPH_PERMISSION,
+    GRAPH_THROTTLED,
+    RATE_LIMITED,
+    Endpoint,
+    primary,
+)
 from watchdog.base.log import get_logger
 from watchdog.base.targets import Target
 from watchdog.state import Change, EndpointState, State
 from watchdog.web import recent
+from watchdog.web.cloud_status import cloud_status
 
 log = get_logger(__name__)
 
@@ -40,6 +47,10 @@ _RANKS = {Level.OK: 0, Level.UNKNOWN: 1, Level.WARNING: 2, Level.CRITICAL: 3}
 _ALERT_LEVELS = {severity: Level(value) for severity, value in recent.SEVERITY_LEVELS.items()}
 # How much history `/api/v1/status` carries unless asked: the hour the status page draws.
 DEFAULT_HISTORY = 3600.0
+# A poll refused for these says the watchdog used up its budget (the On-Prem API's 429; Graph's
+# throttling codes): nothing about whether the target works, so the last good answer stands
+# while it is fresh.
+_THROTTLED = (RATE_LIMITED, GRAPH_THROTTLED)
 
 
 def worst(levels: Iterable[Level], default: Level = Level.UNKNOWN) -> Level:
@@ -60,11 +71,38 @@ def _failure_summary(endpoint: Endpoint, state: EndpointState) -> str:
     return f"{endpoint.value} {what}: {result.detail or result.reason}"
 
 
+def _is_cloud(state: State, target: str) -> bool:
+    spec = state.target(target)
+    return spec is not None and primary(spec) is Endpoint.PHONE_NUMBER
+
+
+def _quiet(endpoint: Endpoint, state: EndpointState) -> bool:
+    """A failure that says nothing about the target: `debug_token` refused for want of an app
+    token leaves only the token's expiry unknown (the configuration allows that)."""
+    assert state.last is not None
+    return endpoint is Endpoint.TOKEN and state.last.result.reason == GRAPH_PERMISSION
+
+
+def _other_problems(endpoints: dict[Endpoint, EndpointState], main: Endpoint) -> list[str]:
+    """The failures of the endpoints other than *main*: each only warns."""
+    return [
+        _failure_summary(endpoint, endpoint_state)
+        for endpoint, endpoint_state in endpoints.items()
+        if endpoint is not main
+        and endpoint_state.last is not None
+        and not endpoint_state.last.ok
+        and not _quiet(endpoint, endpoint_state)
+    ]
+
+
 def verdict(state: State, target: str, now: float) -> Verdict:
     """The target's overall verdict: health decides critical; other endpoints can only warn.
 
     Health failing is critical whatever the reason, as its alerts are, except a 429 while the
-    last good answer is still fresh: the API is answering, other callers used the budget."""
+    last good answer is still fresh: the API is answering, other callers used the budget.
+    A Cloud target is judged by its number's answer instead (`_cloud_verdict`)."""
+    if _is_cloud(state, target):
+        return _cloud_verdict(state, target, now)
     endpoints = state.endpoints(target)
     health = endpoints.get(Endpoint.HEALTH)
     if health is None or health.last is None:
@@ -81,41 +119,71 @@ def verdict(state: State, target: str, now: float) -> Verdict:
         return Verdict(Level.WARNING, f"not registered: {gateway.summary}")
     if not gateway.up:
         return Verdict(Level.CRITICAL, f"gateway down: {gateway.summary}")
-    problems = [
-        _failure_summary(endpoint, endpoint_state)
-        for endpoint, endpoint_state in endpoints.items()
-        if endpoint is not Endpoint.HEALTH
-        and endpoint_state.last is not None
-        and not endpoint_state.last.ok
-    ]
+    problems = _other_problems(endpoints, Endpoint.HEALTH)
     if problems or gateway.degraded:
         return Verdict(Level.WARNING, "; ".join([gateway.summary, *problems]))
     return Verdict(Level.OK, gateway.summary)
+
+
+def _cloud_verdict(state: State, target: str, now: float) -> Verdict:
+    """A Cloud target's verdict: its number's answer decides (`api/cloud.py`: critical when it
+    cannot send messages, warning when limited or quality RED); the WABA's and the token's
+    polls failing only warn.
+
+    The number's poll failing is critical, as its alerts are, except when Meta throttled the
+    watchdog's own calls while the last good answer is fresh: that answer still stands."""
+    endpoints = state.endpoints(target)
+    phone = endpoints.get(Endpoint.PHONE_NUMBER)
+    if phone is None or phone.last is None:
+        return Verdict(Level.UNKNOWN, "phone_number not polled yet")
+    cloud = state.cloud(target, now)
+    if not phone.last.ok:
+        summary = _failure_summary(Endpoint.PHONE_NUMBER, phone)
+        if phone.last.result.reason in _THROTTLED and cloud is not None:
+            # Blind for now, not broken; but a number the last answer said cannot send is
+            # still not known to send again.
+            level = Level.WARNING if cloud.up else Level.CRITICAL
+            return Verdict(level, f"{summary}; last answer: {cloud.summary}")
+        return Verdict(Level.CRITICAL, summary)
+    if cloud is None:
+        return Verdict(Level.UNKNOWN, "no fresh phone_number answer")
+    if not cloud.up:
+        return Verdict(Level.CRITICAL, cloud.summary)
+    problems = _other_problems(endpoints, Endpoint.PHONE_NUMBER)
+    if problems or cloud.degraded:
+        return Verdict(Level.WARNING, "; ".join([cloud.summary, *problems]))
+    return Verdict(Level.OK, cloud.summary)
 
 
 def probe_ready(state: State, target: str, now: float) -> tuple[bool, str]:
     """Ready: the last health answer is fresh, not a failure, and enough gateways are up.
 
     A 429 to the watchdog's own poll says nothing about the API's health (other callers used
-    up the shared budget), so the last good answer stands while it is fresh.
+    up the shared budget), so the last good answer stands while it is fresh. A Cloud target
+    is ready when its number's last answer is fresh and says it can send messages (Graph's
+    throttling, like the 429, leaves the last answer standing).
     """
-    health = state.get(target, Endpoint.HEALTH)
-    if health is None or health.last is None:
-        return False, "health not polled yet"
-    if not health.last.ok and health.last.result.reason != RATE_LIMITED:
-        return False, _failure_summary(Endpoint.HEALTH, health)
-    gateway = state.gateway(target, now)
-    if gateway is None:
-        return False, "no fresh health answer"
-    return gateway.up, gateway.summary
+    cloud = _is_cloud(state, target)
+    endpoint = Endpoint.PHONE_NUMBER if cloud else Endpoint.HEALTH
+    polled = state.get(target, endpoint)
+    if polled is None or polled.last is None:
+        return False, f"{endpoint.value} not polled yet"
+    if not polled.last.ok and polled.last.result.reason not in _THROTTLED:
+        return False, _failure_summary(endpoint, polled)
+    judged = state.cloud(target, now) if cloud else state.gateway(target, now)
+    if judged is None:
+        return False, f"no fresh {endpoint.value} answer"
+    return judged.up, judged.summary
 
 
 def probe_live(state: State, target: str, now: float) -> tuple[bool, str]:
-    """Live: the Webapp answered anything (an error status included) recently."""
+    """Live: the Webapp (a Cloud target's Graph) answered anything, an error status included,
+    recently."""
     for endpoint, endpoint_state in state.endpoints(target).items():
         if endpoint_state.answered_recently(now):
             return True, f"answered {endpoint.value} recently"
-    return False, "no answer from the webapp recently"
+    who = "Graph" if _is_cloud(state, target) else "the webapp"
+    return False, f"no answer from {who} recently"
 
 
 def _age(now: float, at: float | None) -> float | None:
@@ -180,7 +248,8 @@ def target_status(
     # The alert that says so: the most severe firing one at the target's level, whether it
     # raised the level or confirms what the polls say (on-call reads the alert's name first).
     level_alert = next((name for lvl, name in levels if lvl is level), None)
-    health_state = endpoints.get(Endpoint.HEALTH)
+    # Uptime is the endpoint that says whether the target works: health, a number's answer.
+    main_state = endpoints.get(primary(target))
     health = state.health(target.name, now)
     gateway = state.gateway(target.name, now)
     nodes = []
@@ -199,6 +268,7 @@ def target_status(
     start = now - history
     return {
         "name": target.name,
+        "kind": target.kind,
         "level": level.name.lower(),
         "poll_level": result.level.name.lower(),
         "level_alert": level_alert,
@@ -221,12 +291,14 @@ def target_status(
         "version": health.version if health else None,
         "api_status": health.api_status if health else None,
         "uptime_percent": (
-            recent.uptime(health_state.timeline, now, state.history)
-            if health_state is not None
+            recent.uptime(main_state.timeline, now, state.history)
+            if main_state is not None
             else dict.fromkeys(recent.UPTIME_WINDOWS)
         ),
         "queues": recent.queues(state.queues(target.name), max(start, now - 3600.0)),
         "nodes": nodes,
+        # A Cloud target's number, its health, token, usage and drops; None for On-Prem.
+        "cloud": cloud_status(state, target, now) if target.kind == "cloud" else None,
         "endpoints": {e.value: endpoint_status(s, now, start) for e, s in endpoints.items()},
     }
 

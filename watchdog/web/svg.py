@@ -164,13 +164,17 @@ def _points(hour: Hour, at: list[int], heights: list[int]) -> str:
     return " ".join(pieces)
 
 
-def latency(out: list[str], history: dict[str, list[Any]], hour: Hour) -> str:
-    """The health polls' durations as a sparkline; returns its caption (min, max, last ms)."""
+def latency(
+    out: list[str], history: dict[str, list[Any]], hour: Hour, endpoint: str = "health"
+) -> str:
+    """The polls' durations of *endpoint* (the one that says whether the target works) as a
+    sparkline; returns its caption (min, max, last ms)."""
     at = history.get("at") or []
     low, high = hour.span(at)
     durations = list(map(int, (history.get("duration_ms") or [])[low:high]))
+    name = escape(endpoint)
     if not durations:
-        return "no health polls in the last hour"
+        return f"no {name} polls in the last hour"
     least, most = min(durations), max(durations)
     spread = most - least
     if spread:
@@ -178,8 +182,8 @@ def latency(out: list[str], history: dict[str, list[Any]], hour: Hour) -> str:
     else:
         heights = [_USABLE // 2] * len(durations)
     out.append(
-        f'<svg class="chart" data-sparkline="health" role="img" '
-        f'aria-label="health latency, last hour: {least} to {most} ms" '
+        f'<svg class="chart" data-sparkline="{name}" role="img" '
+        f'aria-label="{name} latency, last hour: {least} to {most} ms" '
         f"{hour.view_box(_CHART_HEIGHT)}>"
         f'<polyline points="{_points(hour, at[low:high], heights)}" '
         'vector-effect="non-scaling-stroke"/></svg>'
@@ -235,4 +239,27 @@ def queue(out: list[str], doc: dict[str, Any], hour: Hour) -> None:
         f'{_number(most)} in the last {width // 60 or 1} min" viewBox="0 0 {width} '
         f'{_CHART_HEIGHT}" preserveAspectRatio="none"><polyline points="{points}" '
         f'vector-effect="non-scaling-stroke"/></svg><small>max {_number(most)}</small>'
+    )
+
+
+def usage_bar(out: list[str], dimension: str, percent: Any, mark: float) -> None:
+    """One share of an hourly allowance as a bar from 0 to 100 %, with a line at *mark* (where
+    the watchdog slows down); a share past 100 fills the bar. Coloured by level: the mark and
+    more warns, 100 % is throttled."""
+    try:
+        value = float(percent)
+    except (TypeError, ValueError):
+        value = math.nan
+    known = math.isfinite(value)
+    level = "ok" if not known or value < mark else "warning" if value < 100 else "critical"
+    width = _number(min(100.0, max(0.0, value))) if known else "0"
+    said = f"{_number(value)} %" if known else "unknown"
+    name = escape(dimension)
+    out.append(
+        f'<svg class="usage" data-usage="{name}" data-level="{level}" role="img" '
+        f'aria-label="{name}: {said} of the hourly allowance" viewBox="0 0 100 10" '
+        f'preserveAspectRatio="none"><rect class="track" width="100" height="10"/>'
+        f'<rect class="m-{level}" width="{width}" height="10"/>'
+        f'<line class="limit" x1="{_number(mark)}" x2="{_number(mark)}" y1="0" y2="10" '
+        'vector-effect="non-scaling-stroke"/></svg>'
     )

@@ -79,9 +79,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- .Values.webhooks.existingSecret | default (include "wa-watchdog.fullname" .) }}
 {{- end }}
 
-{{/* Does the chart create its own Secret (a key value or webhook URLs not in existing Secrets)? */}}
+{{/*
+Does the chart create its own Secret (a key, token or webhook URLs given as values, not in
+existing Secrets)?
+*/}}
 {{- define "wa-watchdog.createSecret" -}}
-{{- if or (and .Values.apiKey.value (not .Values.apiKey.existingSecret)) (and .Values.webhooks.urls (not .Values.webhooks.existingSecret)) }}true{{ end }}
+{{- $cloud := .Values.cloud -}}
+{{- if or (and .Values.apiKey.value (not .Values.apiKey.existingSecret)) (and .Values.webhooks.urls (not .Values.webhooks.existingSecret)) (and $cloud.accessToken.value (not $cloud.accessToken.existingSecret)) (and $cloud.appToken.value (not $cloud.appToken.existingSecret)) }}true{{ end }}
 {{- end }}
 
 {{/* Where the API key file is mounted; WA_API_KEY_FILE is "<dir>/api-key". */}}
@@ -94,13 +98,113 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The watchdog's YAML configuration file: `config`, with targets, alertmanager.urls and
-externalUrl set over it when given. Secrets never go here (it is a ConfigMap).
+Where the Cloud API tokens are mounted (one projected volume): "access-token" and "app-token"
+(WA_CLOUD_ACCESS_TOKEN_FILE, WA_CLOUD_APP_TOKEN_FILE), and "targets/<target>/access-token" for
+a cloud.targets entry with its own Secret. A sibling of secretDir: a Secret volume is
+read-only, so one cannot be mounted inside the other.
+*/}}
+{{- define "wa-watchdog.cloudTokenDir" -}}
+/var/run/secrets/wa-watchdog-cloud
+{{- end }}
+
+{{/* A token setting (cloud.accessToken, cloud.appToken) given at all? "true" or "". */}}
+{{- define "wa-watchdog.hasToken" -}}
+{{- if or .existingSecret .value }}true{{ end }}
+{{- end }}
+
+{{/* The path of a cloud.targets entry's own token, relative to cloudTokenDir. */}}
+{{- define "wa-watchdog.cloudTargetTokenPath" -}}
+{{- printf "targets/%s/access-token" (toString (.name | default .phoneNumberId)) }}
+{{- end }}
+
+{{/* Is anything mounted from cloudTokenDir? "true" or "". */}}
+{{- define "wa-watchdog.hasCloudTokens" -}}
+{{- $own := false }}
+{{- range .Values.cloud.targets }}
+{{- if dig "accessToken" "existingSecret" "" . }}{{ $own = true }}{{ end }}
+{{- end }}
+{{- if or $own (include "wa-watchdog.hasToken" .Values.cloud.accessToken) (include "wa-watchdog.hasToken" .Values.cloud.appToken) }}true{{ end }}
+{{- end }}
+
+{{/*
+The config file's `targets` entry for one cloud.targets entry (camelCase values, the config
+file's snake_case keys), as YAML.
+*/}}
+{{- define "wa-watchdog.cloudTarget" -}}
+{{- $t := .target -}}
+{{- $entry := dict "kind" "cloud" "phone_number_id" (toString $t.phoneNumberId) -}}
+{{- $keys := dict "name" "name" "wabaId" "waba_id" "url" "url" "healthInterval" "health_interval" "wabaInterval" "waba_interval" "tokenInterval" "token_interval" "timeout" "timeout" "labels" "labels" -}}
+{{- range $from, $to := $keys }}
+{{- if hasKey $t $from }}
+{{- $_ := set $entry $to (get $t $from) }}
+{{- end }}
+{{- end }}
+{{- if dig "accessToken" "existingSecret" "" $t }}
+{{- $_ := set $entry "access_token_file" (printf "%s/%s" (include "wa-watchdog.cloudTokenDir" .root) (include "wa-watchdog.cloudTargetTokenPath" $t)) }}
+{{- end }}
+{{- toYaml $entry }}
+{{- end }}
+
+{{/*
+The targets as the config file lists them: `targets`, then cloud.targets; with neither, those
+of `config` (a list, possibly empty).
+*/}}
+{{- define "wa-watchdog.targets" -}}
+{{- $targets := list }}
+{{- range .Values.targets }}
+{{- $targets = append $targets . }}
+{{- end }}
+{{- range .Values.cloud.targets }}
+{{- $targets = append $targets (include "wa-watchdog.cloudTarget" (dict "target" . "root" $) | fromYaml) }}
+{{- end }}
+{{- if not $targets }}
+{{- $targets = (.Values.config | default dict).targets | default list }}
+{{- end }}
+{{- toYaml (dict "targets" $targets) }}
+{{- end }}
+
+{{/* Is a target of kind cloud (as the watchdog reads `kind`: trimmed, any case)? */}}
+{{- define "wa-watchdog.isCloud" -}}
+{{- if and (kindIs "map" .) (eq (lower (trim (toString (get . "kind")))) "cloud") }}true{{ end }}
+{{- end }}
+
+{{/* Are there Cloud API targets? "true" or "". */}}
+{{- define "wa-watchdog.hasCloudTargets" -}}
+{{- range (include "wa-watchdog.targets" . | fromYaml).targets }}
+{{- if include "wa-watchdog.isCloud" . }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* Are there On-Premises targets? "true" or "". */}}
+{{- define "wa-watchdog.hasOnpremTargets" -}}
+{{- range (include "wa-watchdog.targets" . | fromYaml).targets }}
+{{- if not (include "wa-watchdog.isCloud" .) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* Names of the Cloud API targets that have no token file of their own, comma-separated. */}}
+{{- define "wa-watchdog.cloudTargetsWithoutToken" -}}
+{{- $names := list }}
+{{- range (include "wa-watchdog.targets" . | fromYaml).targets }}
+{{- if and (include "wa-watchdog.isCloud" .) (not .access_token_file) }}
+{{- $names = append $names (toString (.name | default .phone_number_id)) }}
+{{- end }}
+{{- end }}
+{{- join ", " $names }}
+{{- end }}
+
+{{/*
+The watchdog's YAML configuration file: `config`, with targets (`targets` and cloud.targets),
+cloud.graphVersion, alertmanager.urls and externalUrl set over it when given. Secrets never go
+here (it is a ConfigMap): token files are mounted, and only their paths are written.
 */}}
 {{- define "wa-watchdog.configFile" -}}
 {{- $config := deepCopy (.Values.config | default dict) }}
-{{- with .Values.targets }}
+{{- with (include "wa-watchdog.targets" . | fromYaml).targets }}
 {{- $_ := set $config "targets" . }}
+{{- end }}
+{{- with .Values.cloud.graphVersion }}
+{{- $_ := set $config "graph_version" . }}
 {{- end }}
 {{- with .Values.alertmanager.urls }}
 {{- $_ := set $config "alertmanager_urls" . }}

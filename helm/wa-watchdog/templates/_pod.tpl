@@ -11,8 +11,9 @@ metadata:
     {{- end }}
   annotations:
     # A changed configuration (or chart-managed webhook URLs, which reach the process as an
-    # environment variable) restarts the pods. The API key is deliberately not part of it: it is
-    # a file the watchdog re-reads, so rotating it needs no restart.
+    # environment variable) restarts the pods. The API key and the Cloud API tokens are
+    # deliberately not part of it: they are files the watchdog re-reads, so rotating them
+    # needs no restart.
     checksum/config: {{ include "wa-watchdog.configFile" . | sha256sum }}
     {{- if and .Values.webhooks.urls (not .Values.webhooks.existingSecret) }}
     checksum/webhooks: {{ .Values.webhooks.urls | join "," | sha256sum }}
@@ -59,6 +60,15 @@ spec:
         # rotation needs no restart.
         - name: WA_API_KEY_FILE
           value: {{ include "wa-watchdog.secretDir" . }}/api-key
+        {{- end }}
+        {{- if include "wa-watchdog.hasToken" .Values.cloud.accessToken }}
+        # Files as well, for the same reason: a rotated token is read again without a restart.
+        - name: WA_CLOUD_ACCESS_TOKEN_FILE
+          value: {{ include "wa-watchdog.cloudTokenDir" . }}/access-token
+        {{- end }}
+        {{- if include "wa-watchdog.hasToken" .Values.cloud.appToken }}
+        - name: WA_CLOUD_APP_TOKEN_FILE
+          value: {{ include "wa-watchdog.cloudTokenDir" . }}/app-token
         {{- end }}
         {{- if include "wa-watchdog.hasWebhooks" . }}
         - name: WATCHDOG_WEBHOOK_URLS
@@ -120,6 +130,11 @@ spec:
           mountPath: {{ include "wa-watchdog.secretDir" . }}
           readOnly: true
         {{- end }}
+        {{- if include "wa-watchdog.hasCloudTokens" . }}
+        - name: cloud-tokens
+          mountPath: {{ include "wa-watchdog.cloudTokenDir" . }}
+          readOnly: true
+        {{- end }}
         # readOnlyRootFilesystem: the only writable place.
         - name: tmp
           mountPath: /tmp
@@ -138,6 +153,41 @@ spec:
         items:
           - key: {{ .Values.apiKey.existingSecretKey }}
             path: api-key
+    {{- end }}
+    {{- if include "wa-watchdog.hasCloudTokens" . }}
+    # Every Cloud API token in one directory; a projected volume's files are updated in place
+    # like a Secret volume's.
+    - name: cloud-tokens
+      projected:
+        defaultMode: 0440
+        sources:
+          {{- with .Values.cloud.accessToken }}
+          {{- if include "wa-watchdog.hasToken" . }}
+          - secret:
+              name: {{ .existingSecret | default (include "wa-watchdog.fullname" $) }}
+              items:
+                - key: {{ .existingSecretKey }}
+                  path: access-token
+          {{- end }}
+          {{- end }}
+          {{- with .Values.cloud.appToken }}
+          {{- if include "wa-watchdog.hasToken" . }}
+          - secret:
+              name: {{ .existingSecret | default (include "wa-watchdog.fullname" $) }}
+              items:
+                - key: {{ .existingSecretKey }}
+                  path: app-token
+          {{- end }}
+          {{- end }}
+          {{- range $target := .Values.cloud.targets }}
+          {{- with dig "accessToken" "existingSecret" "" $target }}
+          - secret:
+              name: {{ . }}
+              items:
+                - key: {{ dig "accessToken" "existingSecretKey" "access-token" $target }}
+                  path: {{ include "wa-watchdog.cloudTargetTokenPath" $target }}
+          {{- end }}
+          {{- end }}
     {{- end }}
     - name: tmp
       {{- if .Values.tmpSizeLimit }}

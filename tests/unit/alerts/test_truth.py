@@ -1,5 +1,6 @@
-"""Alerts that are true: every failing health answer pages, diagnoses follow what the answer
-shows, counters are compared per series across Webapps, gateways are judged as configured."""
+"""Alerts that are true: every failing health answer pages (an On-Premises deployment's health,
+a Cloud API number's own node), diagnoses follow what the answer shows, counters are compared
+per series across Webapps, gateways are judged as configured."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.unit.alerts.harness import Harness, names
-from watchdog.alerts.checks import HEALTH_RULES
+from tests.unit.alerts.harness import CLOUD, Harness, names
+from watchdog.alerts.checks import CLOUD_HEALTH_RULES, HEALTH_RULES
 from watchdog.alerts.model import AlertState
 from watchdog.alerts.rules import RULES, GatewayDegraded, GatewayDown, HealthFailing, Unreachable
 from watchdog.api.diagnosis import Failure, diagnose
-from watchdog.api.endpoints import REASONS, Endpoint
+from watchdog.api.endpoints import GRAPH_REASONS, REASONS, Endpoint
 from watchdog.api.gateways import Expectation
+from watchdog.api.graph_errors import GraphError, graph_reason
 from watchdog.api.payloads import ApiErrorInfo
 from watchdog.api.results import PollResult
 from watchdog.simulator import Topology
@@ -22,10 +24,13 @@ WACORE = "Connection refused. Please check if wacore is running: wacore:6252"
 DATABASE = "Can't connect to the Database server through socket '/var/run/mysqld/mysqld.sock'"
 UNREACHABLE = "WhatsAppUnreachable"
 FAILING = "WhatsAppHealthFailing"
+AUTH = "WhatsAppAuthRejected"
+RATE_NEAR = "WhatsAppCloudRateLimitNear"
 
-# Every failure reason, with the answers that produce it: (status, error code, details) and
-# the alerts that must be firing after health has failed that way for 90 s (every rule at its
-# default `for`, at most 60 s). A 429 is both a rate-limit spike and a blind watchdog.
+# Every reason an On-Premises poll fails with (all but the Graph API's), with the answers that
+# produce it: (status, error code, details) and the alerts that must be firing after health has
+# failed that way for 90 s (every rule at its default `for`, at most 60 s). A 429 is both a
+# rate-limit spike and a blind watchdog.
 PAGES: dict[str, list[tuple[int | None, int | None, str | None, set[str]]]] = {
     "http_401": [(401, 1005, "Invalid credentials.", {"WhatsAppAuthRejected"}),
                  (401, None, None, {"WhatsAppAuthRejected"})],
@@ -62,11 +67,15 @@ CASES = [(reason, *case) for reason, cases in PAGES.items() for case in cases]
 
 
 def test_every_failure_reason_has_a_page() -> None:
-    """The table below covers every reason a poll can fail with, and every failure kind has
-    exactly one rule that exists."""
-    assert set(PAGES) == set(REASONS)
-    assert set(HEALTH_RULES) == set(Failure)
-    assert set(HEALTH_RULES.values()) <= {rule.key for rule in RULES}
+    """The tables cover every reason a poll can fail with (On-Premises: all but the Graph API's;
+    Cloud: every reason Graph answers give and the transport's), and every failure kind has
+    exactly one rule that exists, for either kind of target."""
+    assert set(PAGES) == set(REASONS) - set(GRAPH_REASONS)
+    assert set(CLOUD_PAGES) == cloud_reasons()
+    assert set(GRAPH_REASONS) <= set(CLOUD_PAGES)
+    for rules in (HEALTH_RULES, CLOUD_HEALTH_RULES):
+        assert set(rules) == set(Failure)
+        assert set(rules.values()) <= {rule.key for rule in RULES}
 
 
 @pytest.mark.parametrize(("reason", "status", "code", "details", "alerts"), CASES)
@@ -85,6 +94,129 @@ def test_every_failing_health_answer_pages(
     assert critical, "a failing health must page"
     if details:
         assert any(details in a.annotations["description"] for a in critical)
+
+
+# Every reason a Cloud number's poll fails with, with the answers that produce it (a Graph error
+# code, or none when no envelope came back) and the alerts that must be firing after 4 failed
+# polls of the number (5 minutes apart) and 90 s more. Graph throttling warns instead of paging
+# (the business's hourly allowance, not the number, is used up); a Graph error Meta calls
+# temporary pages from the third failure in a row, so it does here.
+CLOUD_PAGES: dict[str, list[tuple[int | None, int | None, str | None, set[str]]]] = {
+    "timeout": [(None, None, None, {UNREACHABLE})],
+    "connect": [(None, None, None, {UNREACHABLE})],
+    "dns": [(None, None, None, {UNREACHABLE})],
+    "tls": [(None, None, None, {UNREACHABLE})],
+    "protocol": [(None, None, None, {UNREACHABLE}), (302, None, None, {UNREACHABLE})],
+    "too_large": [(200, None, None, {FAILING})],
+    "decode": [(200, None, None, {FAILING})],
+    "shape": [(200, None, None, {FAILING})],
+    "http_404": [(404, 803, "Some of the aliases you requested do not exist", {FAILING}),
+                 (404, None, None, {FAILING})],
+    "http_4xx": [(400, 100, "Unsupported get request", {FAILING}),
+                 (400, None, None, {UNREACHABLE})],  # not Graph's envelope: something in front
+    "http_5xx": [(502, None, None, {UNREACHABLE}), (504, None, None, {UNREACHABLE}),
+                 (500, None, None, {UNREACHABLE}),  # a proxy's page, not Meta's failure
+                 (502, 12345, "an error no group claims", {FAILING})],
+    "http_503": [(503, None, None, {UNREACHABLE})],  # likewise
+    "auth_config": [(None, None, None, {AUTH})],
+    "internal": [(None, None, None, {FAILING})],
+    "graph_token": [(401, 190, "Error validating access token: Session has expired", {AUTH}),
+                    (400, 190, "Malformed access token", {AUTH}),
+                    (401, None, None, {AUTH})],
+    "graph_permission": [(403, 200, "Permissions error", {AUTH}),
+                         (400, 10, "Application does not have permission", {AUTH}),
+                         (403, None, None, {AUTH})],
+    "graph_throttled": [(429, 80008, "Too many calls to this account", {RATE_NEAR}),
+                        (400, 80007, "Rate limit hit", {RATE_NEAR}),
+                        (429, None, None, {RATE_NEAR})],
+    "graph_transient": [(503, 2, "Service temporarily unavailable", {FAILING}),
+                        (500, 131000, "Something went wrong", {FAILING}),
+                        (503, 100, "an error no group claims", {FAILING})],
+    "graph_error": [(200, 100, "Unsupported get request", {FAILING})],
+}  # fmt: skip
+CLOUD_CASES = [(reason, *case) for reason, cases in CLOUD_PAGES.items() for case in cases]
+# A Cloud poll's transport and body failures, which no HTTP status decides.
+_NO_STATUS = ("timeout", "connect", "dns", "tls", "protocol", "too_large", "decode", "shape")
+
+
+def cloud_reasons() -> set[str]:
+    """What a Graph answer can fail with, by status and error code, and the failures no answer
+    decides (nothing came back, an unusable body, no token, the watchdog's own error)."""
+    codes = (None, 1, 2, 4, 10, 100, 190, 200, 803, 80007, 80008, 131000, 12345)
+    by_answer = {
+        graph_reason(status, GraphError(code, None, None, None, None, None) if code else None)
+        for status in range(200, 600)
+        for code in codes
+    }
+    return by_answer | {*_NO_STATUS, "auth_config", "internal"}
+
+
+@pytest.mark.parametrize(("reason", "status", "code", "details", "alerts"), CLOUD_CASES)
+def test_every_failing_cloud_number_poll_pages(
+    reason: str, status: int | None, code: int | None, details: str | None, alerts: set[str]
+) -> None:
+    """A Cloud number's own poll failing 4 times in a row with any reason fires its alert (and
+    nothing else): critical, but for Graph throttling, which warns; Meta's words travel into the
+    description. The table's answers are what the Graph client makes of them."""
+    if status is not None and reason not in _NO_STATUS:
+        error = GraphError(code, None, None, details, None, None) if code else None
+        assert graph_reason(status, error) == reason
+    h = Harness(target=CLOUD)
+    h.ok(Endpoint.PHONE_NUMBER)
+    h.ok(Endpoint.WABA)
+    h.ok(Endpoint.TOKEN)
+    for _ in range(4):
+        h.advance(300)
+        h.fail(Endpoint.PHONE_NUMBER, reason, status, code, details)
+    h.advance(90)
+    h.engine.tick()
+    assert h.firing() == alerts
+    severities = {a.severity for a in h.engine.alerts()}
+    assert severities == ({"warning"} if alerts == {RATE_NEAR} else {"critical"})
+    if details and alerts != {RATE_NEAR}:
+        assert any(details in a.annotations["description"] for a in h.engine.alerts())
+
+
+def test_a_transient_graph_error_pages_from_the_third_failure_in_a_row() -> None:
+    """graph_transient (Meta: a retry may work) stays silent for two failed polls of the number,
+    also after a success between them, and fires WhatsAppHealthFailing from the third in a row,
+    after its `for`."""
+    h = Harness(target=CLOUD)
+    h.ok(Endpoint.PHONE_NUMBER)
+    for poll in (1, 2, None, 1, 2):
+        h.advance(300)
+        if poll is None:
+            h.ok(Endpoint.PHONE_NUMBER)
+            continue
+        h.fail(Endpoint.PHONE_NUMBER, "graph_transient", 503, 2, "Service temporarily unavailable")
+        h.advance(120)
+        h.engine.tick()
+        assert h.engine.alerts() == [], f"failure {poll} in a row"
+    h.advance(180)
+    h.fail(Endpoint.PHONE_NUMBER, "graph_transient", 503, 2, "Service temporarily unavailable")
+    assert [(a.name, a.state) for a in h.engine.alerts()] == [(FAILING, AlertState.PENDING)]
+    h.advance(60)
+    h.engine.tick()
+    assert names(h.sent) == [(FAILING, "firing")]
+    alert = h.sent[0]
+    assert alert.annotations["summary"] == "WhatsApp API shop has a temporary failure at Meta"
+    assert alert.annotations["description"].startswith("The last 3 phone_number polls failed")
+    # Fewer polls asked for: the first failure speaks.
+    h = Harness(target=CLOUD, rules=[HealthFailing(for_=0, transient_polls=1)])
+    fired = h.fail(Endpoint.PHONE_NUMBER, "graph_transient", 503, 2, "Service unavailable")
+    assert names(fired) == [(FAILING, "firing")]
+
+
+def test_a_throttled_number_does_not_page_as_failing() -> None:
+    """Graph throttling the number's polls is the business's allowance used up: the watchdog
+    warns (WhatsAppCloudRateLimitNear) instead of paging WhatsAppHealthFailing, as an On-Prem
+    429 on health does."""
+    h = Harness(target=CLOUD, rules=[HealthFailing(for_=0)])
+    fired = h.fail(Endpoint.PHONE_NUMBER, "graph_throttled", 429, 80008, "Too many calls")
+    assert names(fired) == [(RATE_NEAR, "firing")]
+    onprem = Harness(rules=[HealthFailing(for_=0)])
+    fired = onprem.fail(Endpoint.HEALTH, "http_429", 429, 1015, "Rate limiting exceeded")
+    assert (FAILING, "firing") in names(fired)
 
 
 def test_a_proxy_503_is_not_overload_advice() -> None:

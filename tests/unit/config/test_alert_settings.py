@@ -131,7 +131,8 @@ INVALID = [
         "alert-env-rule-without-param",
         {"WATCHDOG_ALERT_UNREACHABLE": "false"},
         "WATCHDOG_ALERT_UNREACHABLE: unknown variable; name a parameter too: "
-        "WATCHDOG_ALERT_UNREACHABLE_<PARAM> with PARAM one of ENABLED, FOR, KEEP_FIRING_FOR",
+        "WATCHDOG_ALERT_UNREACHABLE_<PARAM> with PARAM one of ENABLED, FOR, KEEP_FIRING_FOR, "
+        "TRANSIENT_POLLS",
     ),
     case(
         "alert-env-plural-prefix",
@@ -151,7 +152,8 @@ INVALID = [
         "WATCHDOG_ALERT_DISK_FULL: unknown variable; alert variables are "
         "WATCHDOG_ALERT_<RULE>_<PARAM> with RULE one of OVERLOADED, RATE_LIMIT_SPIKE, "
         "HEALTH_FAILING, GATEWAY_DOWN, GATEWAY_DEGRADED, UNREACHABLE, AUTH_REJECTED, "
-        "NOT_REGISTERED, QUEUE_BACKLOG",
+        "NOT_REGISTERED, QUEUE_BACKLOG, CLOUD_BLOCKED, CLOUD_LIMITED, CLOUD_QUALITY_LOW, "
+        "CLOUD_LIMIT_DROPPED, CLOUD_RATE_LIMIT_NEAR, CLOUD_NOT_CONNECTED, TOKEN_EXPIRING",
     ),
     case(
         "alerts-yaml-not-mapping",
@@ -176,7 +178,9 @@ INVALID = [
         {"WATCHDOG_CONFIG_FILE": "{tmp}/alerts-rule-unknown.yaml"},
         "alerts.disk_full in {tmp}/alerts-rule-unknown.yaml: unknown alert rule; known rules: "
         "overloaded, rate_limit_spike, health_failing, gateway_down, gateway_degraded, "
-        "unreachable, auth_rejected, not_registered, queue_backlog",
+        "unreachable, auth_rejected, not_registered, queue_backlog, cloud_blocked, "
+        "cloud_limited, cloud_quality_low, cloud_limit_dropped, cloud_rate_limit_near, "
+        "cloud_not_connected, token_expiring",
     ),
     case(
         "alerts-yaml-rule-not-mapping",
@@ -200,6 +204,42 @@ INVALID = [
         {"WATCHDOG_CONFIG_FILE": "{tmp}/alerts-env-name.yaml"},
         "WATCHDOG_ALERT_UNREACHABLE_FOR in {tmp}/alerts-env-name.yaml: unknown key; in the "
         "file, WATCHDOG_ALERT_UNREACHABLE_FOR is called 'alerts.unreachable.for'",
+    ),
+    case(
+        "alert-transient-polls-zero",
+        {"WATCHDOG_ALERT_HEALTH_FAILING_TRANSIENT_POLLS": "0"},
+        "WATCHDOG_ALERT_HEALTH_FAILING_TRANSIENT_POLLS: must be at least 1 (got 0)",
+    ),
+    case(
+        "alert-hold-zero",
+        {"WATCHDOG_ALERT_CLOUD_LIMIT_DROPPED_HOLD": "0s"},
+        "WATCHDOG_ALERT_CLOUD_LIMIT_DROPPED_HOLD: must be more than 0s and at most 168h (got 0s)",
+    ),
+    case(
+        "alert-hold-over-a-week",
+        {"WATCHDOG_ALERT_CLOUD_LIMIT_DROPPED_HOLD": "169h"},
+        "WATCHDOG_ALERT_CLOUD_LIMIT_DROPPED_HOLD: must be more than 0s and at most 168h (got 169h)",
+    ),
+    case(
+        "alert-within-word",
+        {"WATCHDOG_ALERT_TOKEN_EXPIRING_WITHIN": "a week"},
+        f"WATCHDOG_ALERT_TOKEN_EXPIRING_WITHIN: expected {DURATION_HINT} (got 'a week')",
+    ),
+    case(
+        "alert-within-over-90-days",
+        {"WATCHDOG_ALERT_TOKEN_EXPIRING_WITHIN": "2161h"},
+        "WATCHDOG_ALERT_TOKEN_EXPIRING_WITHIN: must be more than 0s and at most 2160h (got 2161h)",
+    ),
+    case(
+        "alert-usage-threshold-over-100",
+        {"WATCHDOG_ALERT_CLOUD_RATE_LIMIT_NEAR_THRESHOLD": "101"},
+        "WATCHDOG_ALERT_CLOUD_RATE_LIMIT_NEAR_THRESHOLD: must be at most 100, a percentage of "
+        "the hourly allowance (got 101)",
+    ),
+    case(
+        "alert-usage-threshold-share",
+        {"WATCHDOG_ALERT_CLOUD_RATE_LIMIT_NEAR_THRESHOLD": "0.8"},
+        "WATCHDOG_ALERT_CLOUD_RATE_LIMIT_NEAR_THRESHOLD: expected a whole number (got '0.8')",
     ),
     case(
         "alerts-yaml-values",
@@ -237,7 +277,12 @@ ALERT_DEFAULTS = {
         "threshold": 5,
         "ratio": 0.05,
     },
-    "health_failing": {"enabled": True, "for": "1m", "keep_firing_for": "1m"},
+    "health_failing": {
+        "enabled": True,
+        "for": "1m",
+        "keep_firing_for": "1m",
+        "transient_polls": 3,
+    },
     "gateway_down": {
         "enabled": True,
         "for": "30s",
@@ -250,7 +295,7 @@ ALERT_DEFAULTS = {
         "keep_firing_for": "1m",
         "connecting_for": "5m",
     },
-    "unreachable": {"enabled": True, "for": "30s", "keep_firing_for": "1m"},
+    "unreachable": {"enabled": True, "for": "30s", "keep_firing_for": "1m", "transient_polls": 3},
     "auth_rejected": {"enabled": True, "for": "0s", "keep_firing_for": "1m"},
     "not_registered": {"enabled": True, "for": "1m", "keep_firing_for": "1m"},
     "queue_backlog": {
@@ -260,6 +305,23 @@ ALERT_DEFAULTS = {
         "pending_messages": 50000,
         "callback_queue_size": 50000,
     },
+    "cloud_blocked": {"enabled": True, "for": "0s", "keep_firing_for": "10m"},
+    "cloud_limited": {"enabled": True, "for": "0s", "keep_firing_for": "10m"},
+    "cloud_quality_low": {"enabled": True, "for": "0s", "keep_firing_for": "10m"},
+    "cloud_limit_dropped": {
+        "enabled": True,
+        "for": "0s",
+        "keep_firing_for": "10m",
+        "hold": "24h",
+    },
+    "cloud_rate_limit_near": {
+        "enabled": True,
+        "for": "0s",
+        "keep_firing_for": "10m",
+        "threshold": 80,
+    },
+    "cloud_not_connected": {"enabled": True, "for": "0s", "keep_firing_for": "10m"},
+    "token_expiring": {"enabled": True, "for": "0s", "keep_firing_for": "10m", "within": "168h"},
 }
 
 
@@ -277,7 +339,11 @@ def test_alert_defaults() -> None:
         0,
     )
     assert alerts.rule("rate_limit_spike").params == {"window": 60.0, "threshold": 5, "ratio": 0.05}
-    assert alerts.rule("unreachable").params == {}
+    assert alerts.rule("unreachable").params == {"transient_polls": 3}
+    assert alerts.rule("health_failing").params == {"transient_polls": 3}
+    assert alerts.rule("cloud_limit_dropped").params == {"hold": 86400.0}
+    assert alerts.rule("cloud_rate_limit_near").params == {"threshold": 80}
+    assert alerts.rule("token_expiring").params == {"within": 604800.0}
     assert list(alerts.rules()) == list(ALERT_RULES)
 
 
@@ -294,6 +360,13 @@ def test_alert_rule_names_and_alertnames() -> None:
         "auth_rejected": "WhatsAppAuthRejected",
         "not_registered": "WhatsAppNotRegistered",
         "queue_backlog": "WhatsAppQueueBacklog",
+        "cloud_blocked": "WhatsAppCloudBlocked",
+        "cloud_limited": "WhatsAppCloudLimited",
+        "cloud_quality_low": "WhatsAppCloudQualityLow",
+        "cloud_limit_dropped": "WhatsAppCloudLimitDropped",
+        "cloud_rate_limit_near": "WhatsAppCloudRateLimitNear",
+        "cloud_not_connected": "WhatsAppCloudNotConnected",
+        "token_expiring": "WhatsAppTokenExpiring",
     }
     assert list(AlertSettings.model_fields) == list(ALERT_RULES)
     assert {rule.key: rule.alertname for rule in RULES} == ALERT_RULES
@@ -417,6 +490,37 @@ def test_alert_numbers_in_yaml_forms(tmp: str) -> None:
     spike = load(tmp, WATCHDOG_CONFIG_FILE=config).alerts.rate_limit_spike
     assert (spike.threshold, spike.ratio, spike.window) == (5, 1.0, 90.0)
     assert isinstance(spike.threshold, int)
+
+
+def test_cloud_alerts_from_yaml_and_env(tmp: str) -> None:
+    """The Cloud rules' parameters, in YAML and the environment, in the forms durations take."""
+    config = write_yaml(
+        tmp,
+        {
+            "alerts": {
+                "cloud_limit_dropped": {"hold": "6h"},
+                "token_expiring": {"within": "720h", "keep_firing_for": "1h"},
+                "cloud_blocked": {"for": "5m"},
+            }
+        },
+    )
+    alerts = load(
+        tmp,
+        WATCHDOG_CONFIG_FILE=config,
+        WATCHDOG_ALERT_CLOUD_RATE_LIMIT_NEAR_THRESHOLD="90",
+        WATCHDOG_ALERT_HEALTH_FAILING_TRANSIENT_POLLS="5",
+        WATCHDOG_ALERT_CLOUD_QUALITY_LOW_ENABLED="no",
+    ).alerts
+    assert alerts.cloud_limit_dropped.hold == 6 * 3600.0
+    assert (alerts.token_expiring.within, alerts.token_expiring.keep_firing_for) == (
+        30 * 86400.0,
+        3600.0,
+    )
+    assert alerts.cloud_blocked.for_ == 300.0
+    assert alerts.cloud_rate_limit_near.threshold == 90
+    assert alerts.health_failing.transient_polls == 5
+    assert alerts.cloud_quality_low.enabled is False
+    assert alerts.effective()["token_expiring"]["within"] == "720h"
 
 
 def test_alert_settings_built_directly() -> None:

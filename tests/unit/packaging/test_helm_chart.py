@@ -35,6 +35,7 @@ RELEASE = "wd"
 NAMESPACE = "monitoring"
 FULLNAME = "wd-wa-watchdog"
 KEY = "k3y-0123456789abcdef"
+CLOUD_TOKEN = "EAAk3yCloudToken0123456789"
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 # --- prometheus-operator CRD schemas --------------------------------------------------------
@@ -247,9 +248,11 @@ TARGETS = [
     {"name": "prod", "url": "https://wa-prod.whatsapp.svc:443", "labels": {"team": "messaging"}},
     {"name": "staging", "url": "https://wa-staging.whatsapp.svc", "health_interval": "30s"},
 ]
+CLOUD_TARGETS = [{"name": "shop", "phoneNumberId": "106540352242922", "wabaId": "102290129340398"}]
 EVERYTHING: dict[str, Any] = {
     "targets": TARGETS,
     "apiKey": {"value": KEY},
+    "cloud": {"targets": CLOUD_TARGETS, "accessToken": {"value": CLOUD_TOKEN}},
     "alertmanager": {"urls": ["http://alertmanager-operated.monitoring:9093"]},
     "webhooks": {"urls": ["https://hooks.slack.com/services/T000/B000/XXXX"]},
     "externalUrl": "https://wa-watchdog.example.com",
@@ -299,6 +302,14 @@ MATRIX: dict[str, dict[str, Any]] = {
         "apiKey": {"existingSecret": "whatsapp-api-key", "existingSecretKey": "key"},
         "webhooks": {"existingSecret": "watchdog-webhooks"},
     },
+    "cloud": {"cloud": {"targets": CLOUD_TARGETS, "accessToken": {"value": CLOUD_TOKEN}}},
+    "cloud-existing-secrets": {
+        "cloud": {
+            "targets": CLOUD_TARGETS,
+            "accessToken": {"existingSecret": "wa-cloud-token"},
+            "appToken": {"existingSecret": "meta-app", "existingSecretKey": "token"},
+        }
+    },
     "serviceMonitor": {"serviceMonitor": {"enabled": True}},
     "prometheusRule": {"prometheusRule": {"enabled": True}},
     "dashboards": {"dashboards": {"enabled": True}},
@@ -314,6 +325,8 @@ EXPECTED_KINDS: dict[str, list[str]] = {
     "sharding": ["ConfigMap", "Secret", "Service", "ServiceAccount", "StatefulSet"],
     "chart-secret": sorted([*BASE_KINDS, "Secret"]),
     "existing-secret": BASE_KINDS,
+    "cloud": sorted([*BASE_KINDS, "Secret"]),
+    "cloud-existing-secrets": BASE_KINDS,
     "serviceMonitor": sorted([*BASE_KINDS, "ServiceMonitor"]),
     "prometheusRule": sorted([*BASE_KINDS, "PrometheusRule"]),
     "dashboards": sorted([*BASE_KINDS, "ConfigMap"]),
@@ -412,6 +425,55 @@ def expand(environment: list[dict[str, Any]], resolved: Mapping[str, str]) -> di
             str(entry.get("value", "")),
         )
     return result
+
+
+def mounted(
+    objects: list[Manifest], root: Path, secrets: Mapping[str, Mapping[str, str]]
+) -> dict[str, str]:
+    """What the kubelet does with the pod: every volume the container mounts written under
+    `root` (ConfigMaps, Secrets and projected Secrets, item by item, from `secrets` and the
+    chart's own Secret), and the container's environment with the mounted paths moved there too.
+    A volume that names a missing Secret or key fails here, as the pod would not start."""
+    available = {name: dict(data) for name, data in secrets.items()}
+    # A ConfigMap from outside the release (extraVolumes) is mounted empty.
+    config_maps = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}
+    if [o for o in objects if o["kind"] == "Secret"]:
+        available[only(objects, "Secret")["metadata"]["name"]] = secret_data(objects)
+    mounts = {m["name"]: m["mountPath"] for m in container(objects)["volumeMounts"]}
+
+    # One pass, longest first: a path outside any mount (or already moved) stays as it is.
+    paths = "|".join(map(re.escape, sorted(mounts.values(), key=len, reverse=True)))
+    mount_path = re.compile(rf"(?<![\w/.-])(?:{paths})/")
+
+    def moved(text: str) -> str:
+        return mount_path.sub(lambda m: f"{root}{m[0]}", text)
+
+    for volume in pod_spec(objects)["volumes"]:
+        if volume["name"] not in mounts:
+            continue
+        where = Path(f"{root}{mounts[volume['name']]}")
+        files: dict[str, str] = {}
+        if "configMap" in volume:
+            data = config_maps.get(volume["configMap"]["name"], {})
+            files = {key: moved(text) for key, text in data.items()}
+        sources = [s["secret"] for s in volume.get("projected", {}).get("sources", [])]
+        if "secret" in volume:
+            sources.append({"name": volume["secret"]["secretName"], **volume["secret"]})
+        for source in sources:
+            data = available[source["name"]]
+            for item in source.get("items") or [{"key": key, "path": key} for key in data]:
+                files[item["path"]] = data[item["key"]]
+        for name, text in files.items():
+            (where / name).parent.mkdir(parents=True, exist_ok=True)
+            (where / name).write_text(text)
+    resolved = {
+        entry["name"]: available[ref["name"]][ref["key"]]
+        for entry in container(objects)["env"]
+        if (ref := entry.get("valueFrom", {}).get("secretKeyRef"))
+    }
+    return {
+        name: moved(value) for name, value in expand(container(objects)["env"], resolved).items()
+    }
 
 
 def lint_problems(values: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -609,36 +671,25 @@ def test_webhook_urls_stay_out_of_the_configmap(chart: helm.Chart) -> None:
 
 
 def test_watchdog_accepts_the_rendered_configuration(chart: helm.Chart, tmp_path: Path) -> None:
-    """The watchdog's settings loader accepts the rendered files and environment."""
+    """The watchdog's settings loader accepts the rendered files and environment, mounted as
+    the kubelet would mount them."""
     objects = render(chart, EVERYTHING)
-    variables = env(objects)
-    files = {
-        variables["WATCHDOG_CONFIG_FILE"]["value"]: only(objects, "ConfigMap", FULLNAME)["data"][
-            "config.yaml"
-        ],
-        variables["WA_API_KEY_FILE"]["value"]: secret_data(objects)["api-key"],
-    }
-    moved: dict[str, str] = {}
-    for index, (path, text) in enumerate(files.items()):
-        local = tmp_path / f"{index}-{Path(path).name}"
-        local.write_text(text)
-        moved[path] = str(local)
-    environment = expand(
-        container(objects)["env"],
-        {"WATCHDOG_WEBHOOK_URLS": secret_data(objects)["webhook-urls"]},
-    )
-    environment = {name: moved.get(value, value) for name, value in environment.items()}
 
-    settings = load_settings(environment)
+    settings = load_settings(mounted(objects, tmp_path, {}))
 
-    assert [(t.name, t.url) for t in settings.targets] == [
-        ("prod", "https://wa-prod.whatsapp.svc:443"),
-        ("staging", "https://wa-staging.whatsapp.svc"),
+    assert [(t.name, t.kind, t.url) for t in settings.targets] == [
+        ("prod", "onprem", "https://wa-prod.whatsapp.svc:443"),
+        ("staging", "onprem", "https://wa-staging.whatsapp.svc"),
+        ("shop", "cloud", "https://graph.facebook.com"),
     ]
     assert dict(settings.targets[0].labels) == {"team": "messaging"}
     assert settings.targets[1].health_interval == 30.0
     assert settings.health_interval == 20.0
-    assert settings.api_key_file == Path(moved["/var/run/secrets/wa-watchdog/api-key"])
+    assert settings.api_key_file == Path(f"{tmp_path}/var/run/secrets/wa-watchdog/api-key")
+    cloud = settings.targets[2]
+    assert (cloud.phone_number_id, cloud.waba_id) == ("106540352242922", "102290129340398")
+    assert cloud.access_token_file is not None
+    assert cloud.access_token_file.read_text() == CLOUD_TOKEN
     assert settings.alertmanager_urls == ["http://alertmanager-operated.monitoring:9093"]
     assert settings.webhook_urls == ["https://hooks.slack.com/services/T000/B000/XXXX"]
     assert settings.external_url == "https://wa-watchdog.example.com"

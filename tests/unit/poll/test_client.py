@@ -539,6 +539,35 @@ async def test_secrets_never_reach_detail() -> None:
     assert "tok-1-abcdefgh" not in lost.detail
 
 
+def pieces(secret: str, size: int = 12) -> list[str]:
+    """Every run of `size` characters of `secret`: a piece of it left by a cut."""
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+async def test_secrets_never_reach_the_api_error_either() -> None:
+    """The title and details of the API's error are shown as such (/api/v1/status): the key
+    echoed in either is masked there too."""
+    body = error_body(1005, f"bad key {KEY}", f"Apikey {KEY} refused")
+    result = await poll_once(lambda _: httpx.Response(401, json=body))
+    assert result.api_error is not None
+    assert KEY not in f"{result.api_error.title} {result.api_error.details}"
+    assert result.api_error.title == f"bad key {MASK}"
+
+
+@pytest.mark.parametrize("offset", [95, 100, 105])
+async def test_a_secret_at_the_cut_of_a_detail_leaves_no_piece(offset: int) -> None:
+    """A detail longer than a line (240) is cut after it is scrubbed: a key straddling the
+    cut would no longer be recognised, and its first half would show."""
+    details = "y" * offset + f" key {KEY} end"
+    body = error_body(1005, "T" * 100, details)
+    # "HTTP 401 <title> (1005): <details>" puts the key across the 240th character.
+    assert len(f"HTTP 401 {'T' * 100} (1005): ") + details.index(KEY) < 237
+    assert len(f"HTTP 401 {'T' * 100} (1005): {details}") > 240
+    result = await poll_once(lambda _: httpx.Response(401, json=body))
+    assert [p for p in pieces(KEY, 8) if p in result.detail] == []
+    assert MASK in result.detail
+
+
 async def test_shared_redactor_learns_the_key() -> None:
     """The key in use is registered with the shared redactor, so logs mask it too."""
     redactor = Redactor()
