@@ -1,10 +1,11 @@
 """The page matrix: which alert each simulator scenario pages, and how soon, as a table.
 
 Runs the harness `tests/e2e/test_page_matrix.py` asserts (`tests/e2e/page_matrix.py`): one
-simulator with one deployment per row, one `watchdog run` polling them all (a second one in
-bearer mode for the password row), one real Alertmanager; every row switched from healthy at
-once. Writes `benchmarks/page_matrix.md` (the only thing that writes it; tests never do) and
-prints its figures. About a minute and a half.
+simulator with one deployment per On-Premises row, one simulated Cloud API account per Cloud
+row, one `watchdog run` polling them all (a second one in bearer mode for the password row),
+one real Alertmanager; every row switched from healthy at once. Writes
+`benchmarks/page_matrix.md` (the only thing that writes it; tests never do) and prints its
+figures. About a minute and a half.
 
     .venv/bin/python benchmarks/page_matrix.py [--output benchmarks/page_matrix.md]
 
@@ -28,15 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests` is importable from the repository root
     sys.path.insert(0, str(ROOT))
 
-from tests.e2e.page_matrix import (  # noqa: E402
+from tests.e2e.page_matrix import Matrix, MatrixError, RowResult, run_matrix  # noqa: E402
+from tests.e2e.page_matrix_rows import (  # noqa: E402
     ALERT_FOR,
+    CLOUD_INTERVAL,
     CONNECTING_FOR,
     FLAP_PERIOD,
     HEALTH_INTERVAL,
-    Matrix,
-    MatrixError,
-    RowResult,
-    run_matrix,
+    THROTTLING_ALLOWANCE,
+    TRANSIENT_POLLS,
 )
 
 OUTPUT = ROOT / "benchmarks" / "page_matrix.md"
@@ -56,7 +57,13 @@ def expected_text(result: RowResult) -> str:
     for page in result.row.pages:
         count = result.expected()[(page.alertname, page.severity)]
         each = f" x{count} (one per node)" if page.per_node else ""
-        lines.append(f'{page.alertname} {page.severity}{each}: "{page.phrase}"')
+        labels = "".join(f" {k}={v}" for k, v in page.labels)
+        after = (
+            f", pending no sooner than failing poll {page.after_failures}"
+            if page.after_failures
+            else ""
+        )
+        lines.append(f'{page.alertname} {page.severity}{each}{labels}{after}: "{page.phrase}"')
     return "<br>".join(_cell(line) for line in lines)
 
 
@@ -96,7 +103,7 @@ def verdict(result: RowResult) -> str:
 
 def table(matrix: Matrix) -> str:
     head = (
-        "| scenario | topology | expected alerts | observed in Alertmanager "
+        "| scenario | setup | expected alerts | observed in Alertmanager "
         "| time to page / bound | |\n|---|---|---|---|---|---|"
     )
     rows = [
@@ -125,30 +132,46 @@ Written by `benchmarks/page_matrix.py` from what one run observed ({when:%Y-%m-%
 `tests/e2e/test_page_matrix.py` runs the same harness (`tests/e2e/page_matrix.py`) and
 asserts every row; the tests never write this file.
 
-How: one simulator (`MultiSimulatorServer`) serves one deployment per row, each with its own
-topology, Webapps and credentials; one `watchdog run` process polls one target per row with the
-API key and sends its alerts to one real Alertmanager (Debian's `prometheus-alertmanager`).
-Every deployment starts healthy; once the watchdog is ready (`/readyz`) and one more health
-interval has passed with no alert anywhere, every row's scenario is switched on at once
-(`POST <target>/_sim/scenario`) and the time noted. The password row needs bearer mode, a
-global setting: a second `watchdog run` (same Alertmanager) starts at the switch, and its first
-login is that row's onset. Alertmanager's `GET /api/v2/alerts` is read every 0.2 s: *time to
-page* is from the switch to the alert's first listing there. A row ends once the watchdog has
-polled its target after its quiet window (the longest `for`, {longest:g} s, + 2 health
-intervals; + {CONNECTING_FOR:g} s of `connecting_for` for the connecting gateway; + the
-{FLAP_PERIOD:g} s healthy first half for the flapping one). The watchdog evaluates a target's
-rules after every poll, so every alert that was going to page has paged by then: *none* and the
-absence of other alerts are observed, not assumed. {pending_text}
+How: one simulator (`MultiSimulatorServer`) serves one deployment per On-Premises row, each
+with its own topology, Webapps and credentials, and one simulated Cloud API account
+(`GraphServer`) serves each Cloud row (the token, the WABA and the hourly allowance are an
+account's); one `watchdog run` process polls one target per row (the API key; the access token
+for the `kind: cloud` targets of its YAML file) and sends its alerts to one real Alertmanager
+(Debian's `prometheus-alertmanager`). Everything starts healthy; once the watchdog is ready
+(`/readyz`) and every target's health (a Cloud target's phone number) has been polled once
+more with no alert anywhere, every row's scenario is switched on at once (`POST
+<target>/_sim/scenario`; the throttling account's allowance emptied with it) and the time
+noted. The password row needs bearer mode, a global setting: a second `watchdog run` (same
+Alertmanager) starts at the switch, and its first login is that row's onset. Alertmanager's
+`GET /api/v2/alerts` is read every 0.2 s: *time to page* is from the switch to the alert's
+first listing there. A row ends once the watchdog has polled its target after its quiet window
+(the longest `for`, {longest:g} s, + 2 intervals of health or of the phone number; +
+{CONNECTING_FOR:g} s of `connecting_for` for the connecting gateway; + the {FLAP_PERIOD:g} s
+healthy first half for the flapping one; + the polls a temporary Graph failure must repeat or
+the usage takes to climb). The watchdog evaluates a target's rules after every poll, so every
+alert that was going to page has paged by then: *none* and the absence of other alerts are
+observed, not assumed. {pending_text}
 
-The bound is the rule's `for` + 2 health intervals ({2 * HEALTH_INTERVAL:g} s) from the
-fault's onset: the switch; for `gateway_connecting` `connecting_for` after it (the condition is
-"a gateway connecting for longer than that"); for `flapping` its first disconnected half, one
-flap period after the switch. The flap period ({FLAP_PERIOD:g} s) outlasts `for` + 2 health
-intervals ({ALERT_FOR["gateway_down"] + 2 * HEALTH_INTERVAL:g} s), so the first disconnected
-half pages, and once; `keep_firing_for` ({keep:g} s) holds the alert through the healthy half
-that follows (not observed here: the run ends before). The phrase is looked for in the summary
-and the description, the target's name left out; where only the description has it, an
-excerpt is shown.
+The bound is the rule's `for` + 2 intervals of the endpoint that says whether the target works
+(health, {2 * HEALTH_INTERVAL:g} s; a Cloud target's phone number, {2 * CLOUD_INTERVAL:g} s)
+from the fault's onset: the switch; for `gateway_connecting` `connecting_for` after it (the
+condition is "a gateway connecting for longer than that"); for `flapping` its first
+disconnected half, one flap period after the switch; for `transient_503` and `html_proxy`
+the poll that makes the rule's `transient_polls` failures in a row (a Cloud number's failure
+that may be a blip), and that alert must not be pending before that poll (each poll after a
+503 comes an interval and its backoff later: `health_failing`'s `transient_polls` is capped at
+{TRANSIENT_POLLS["health_failing"]} like `for`, since the third failure would come up to 7
+intervals after the switch, past the On-Premises rows' window); for `throttling` the poll
+whose usage header reports the threshold (an allowance of {THROTTLING_ALLOWANCE} calls: 50 % at
+the first call, 100 % at the second, after which the watchdog holds its polls until Meta lets
+calls through).
+The flap period ({FLAP_PERIOD:g} s) outlasts `for` + 2 health intervals
+({ALERT_FOR["gateway_down"] + 2 * HEALTH_INTERVAL:g} s), so the first disconnected half pages,
+and once; `keep_firing_for` ({keep:g} s) holds the alert through the healthy half that follows
+(not observed here: the run ends before). The phrase is looked for in the summary and the
+description, the target's name left out; where only the description has it, an excerpt is
+shown. A Cloud alert that names an entity (`WhatsAppCloudBlocked`) must carry its
+`entity_type` and `entity_id`.
 
 Settings:
 

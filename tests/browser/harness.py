@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -37,6 +37,8 @@ FLAGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",  # a container's /dev/shm is often 64 MB: too small for tabs
 )
+# A phone's screen in CSS pixels: a page must not scroll sideways on it.
+PHONE = (360, 740)
 # Chrome's content setting: 2 blocks JavaScript on every site.
 NO_JAVASCRIPT = {"profile.managed_default_content_settings.javascript": 2}
 
@@ -93,6 +95,7 @@ class Browser:
         except Exception:
             self._profile.cleanup()
             raise
+        self._size = (width, height)
         self.driver.set_window_size(width, height)
         # Chromium opens its new-tab page, whose own chrome:// loads are not the page's.
         self.driver.get("about:blank")
@@ -125,6 +128,24 @@ class Browser:
     def foreground(self) -> tuple[int, int, int]:
         """The body's text colour, in RGB."""
         return _rgb(str(self.script("return getComputedStyle(document.body).color")))
+
+    def wider_than_a_phone(self, urls: Iterable[str]) -> list[str]:
+        """Each of `urls` that scrolls sideways on a phone's screen, as "URL: N px wide"; the
+        window gets its own size back afterwards."""
+        self.driver.set_window_size(*PHONE)
+        try:
+            wide = []
+            for url in urls:
+                self.open(url)
+                width, scrolled = self.script(
+                    "return [innerWidth, document.documentElement.scrollWidth]"
+                )
+                assert width == PHONE[0], f"the window is {width} px wide, not a phone's"
+                if scrolled > width:
+                    wide.append(f"{url}: {scrolled} px wide")
+            return wide
+        finally:
+            self.driver.set_window_size(*self._size)
 
     def record_requests(self) -> list[str]:
         """Move the requests logged since the last call into `requested`; return them all."""

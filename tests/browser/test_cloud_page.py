@@ -7,33 +7,16 @@ from elsewhere and fits a phone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.browser.cloud_scenario import CLOUD, ONPREM, CloudScenario, cloud_running
+from tests.browser.cloud_scenario import CLOUD, ONPREM, CloudScenario
 from tests.browser.harness import Browsers
-from tests.browser.scenarios import ScenarioError, wait_for
+from tests.browser.scenarios import wait_for
 from tests.html_tree import Element
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[CloudScenario]:
-    try:
-        with cloud_running() as started:
-            yield started
-    except ScenarioError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def browsers() -> Iterator[Browsers]:
-    started = Browsers()
-    yield started
-    started.close()
 
 
 def card(page: Element, name: str = CLOUD) -> Element:
@@ -94,17 +77,7 @@ def test_the_cloud_card_loads_nothing_else_and_fits_a_phone(
     cloud: CloudScenario, browsers: Browsers
 ) -> None:
     browser = browsers.get()
-    browser.driver.set_window_size(360, 740)
-    try:
-        for target in (None, CLOUD):
-            browser.open(cloud.page_url(target))
-            width, scrolled = browser.script(
-                "return [innerWidth, document.documentElement.scrollWidth]"
-            )
-            assert width == 360
-            assert scrolled <= width, f"{cloud.page_url(target)}: {scrolled} px wide"
-    finally:
-        browser.driver.set_window_size(1200, 900)
+    assert browser.wider_than_a_phone([cloud.page_url(), cloud.page_url(CLOUD)]) == []
     requested: list[Any] = browser.record_requests()
     assert requested
     assert [url for url in requested if not url.startswith(cloud.url + "/")] == []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,9 +29,7 @@ from tests.browser.scenarios import (
     OVERLOADED_KEEP_FIRING_FOR,
     OVERLOADED_WINDOW,
     TARGETS,
-    ScenarioError,
     Scenarios,
-    running,
     wait_for,
 )
 from tests.html_tree import Element
@@ -43,22 +40,6 @@ ALERT = "WhatsAppOverloaded"
 # An attribute value that leaves the page's origin: a scheme (`https:`, `data:`) or `//host`.
 ABSOLUTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:|//|\\\\)", re.IGNORECASE)
 URL_ATTRIBUTES = ("href", "src", "srcset", "action", "formaction", "xlink:href", "poster", "data")
-
-
-@pytest.fixture(scope="module")
-def scenarios() -> Iterator[Scenarios]:
-    try:
-        with running() as started:
-            yield started
-    except ScenarioError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def browsers() -> Iterator[Browsers]:
-    started = Browsers()
-    yield started
-    started.close()
 
 
 # --- reading the page -----------------------------------------------------------------------
@@ -307,17 +288,7 @@ def test_page_works_without_javascript(scenarios: Scenarios, browsers: Browsers)
 def test_page_fits_a_phone_screen(scenarios: Scenarios, browsers: Browsers) -> None:
     """At a phone's 360 px, nothing makes the page scroll sideways."""
     browser = browsers.get()
-    browser.driver.set_window_size(360, 740)
-    try:
-        for target in (None, OVERLOADED):
-            browser.open(scenarios.page_url(target))
-            width, scrolled = browser.script(
-                "return [innerWidth, document.documentElement.scrollWidth]"
-            )
-            assert width == 360
-            assert scrolled <= width, f"{scenarios.page_url(target)}: {scrolled} px wide"
-    finally:
-        browser.driver.set_window_size(1200, 900)
+    assert browser.wider_than_a_phone([scenarios.page_url(), scenarios.page_url(OVERLOADED)]) == []
 
 
 @pytest.mark.parametrize(("scheme", "dark"), [("dark", True), ("light", False)])

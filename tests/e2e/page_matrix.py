@@ -1,29 +1,36 @@
 """The page matrix: every simulator scenario through `watchdog run` into a real Alertmanager.
 
 Shared by `tests/e2e/test_page_matrix.py` (which asserts every row) and
-`benchmarks/page_matrix.py` (which writes the table); not collected as a test itself.
+`benchmarks/page_matrix.py` (which writes the table); not collected as a test itself. The rows,
+their settings and bounds are in `tests/e2e/page_matrix_rows.py`.
 
-All rows run at once: one `MultiSimulatorServer` serves one simulated deployment per row (each
-with its own topology, Webapps and credentials), one `watchdog run` process polls one target per
-row with the API key and sends its alerts to one real Alertmanager. Every deployment starts
-healthy; once the watchdog is ready (every endpoint of every target polled once) and one more
-health interval has passed with nothing pending, each row's scenario is switched on through its
-`POST /_sim/scenario` and the time noted. The row whose first login must change the password
-needs bearer mode, a global setting: a second `watchdog run` (same Alertmanager, its own target
-name) is started at the switch, and its first login is that row's onset.
+All rows run at once: one `MultiSimulatorServer` serves one simulated deployment per On-Prem row
+(each with its own topology, Webapps and credentials), one `GraphServer` per Cloud row serves
+one simulated Cloud API account (the token, the WABA and the hourly allowance are an
+account's), and one `watchdog run` process polls one target per row (API key and access token;
+its targets in a YAML file, the Cloud ones with `kind: cloud`) and sends its alerts to one real
+Alertmanager. Every deployment and account starts healthy; once the watchdog is ready (every
+endpoint of every target polled once) and the endpoint that says whether each target works
+(health; a Cloud target's phone number) has been polled once more with nothing pending, each
+row's scenario is switched on through its `POST /_sim/scenario` and the time noted. The row
+whose first login must change the password needs bearer mode, a global setting: a second
+`watchdog run` (same Alertmanager, its own target name) is started at the switch, and its first
+login is that row's onset.
 
 Alertmanager's `GET /api/v2/alerts` is read every 0.2 s, so every alert that reaches it is seen
 (and when), even one that resolves again before the end. A row is over once the watchdog has
 polled its target after the row's quiet window: the longest any rule could take to page (the
-longest `for` + 2 health intervals, + `connecting_for` where a gateway is connecting, + the
-healthy first half of a flapping gateway). The watchdog evaluates a target's rules after each of
-its polls, so that poll proves every rule had its chance; a firing alert the watchdog lists but
+longest `for` + 2 intervals of that endpoint, + `connecting_for` where a gateway is connecting,
++ the healthy first half of a flapping gateway, + the polls a temporary Graph failure must
+repeat or the usage needs to climb). The watchdog evaluates a target's rules after each of its
+polls, so that poll proves every rule had its chance; a firing alert the watchdog lists but
 Alertmanager has not got yet is waited for before the run ends. What reached Alertmanager, with
 the watchdog's own pending alerts at the end, is the row's observation.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -41,45 +48,47 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from tests.e2e.page_matrix_rows import (
+    ALERT_FOR,
+    CLOUD_INTERVAL,
+    CONNECTING_FOR,
+    FLAP_PERIOD,
+    HEALTH_INTERVAL,
+    KEY,
+    METRICS_INTERVAL,
+    PASSWORD,
+    ROWS,
+    STATS_APP_INTERVAL,
+    TIMEOUT,
+    TOKEN,
+    TRANSIENT_POLLS,
+    USER,
+    Row,
+    settings_summary,
+)
 from watchdog.base.durations import format_duration
-from watchdog.config.alerts import ALERT_RULES, AlertSettings
+from watchdog.config.alerts import AlertSettings
 from watchdog.simulator import (
     Deployment,
+    GraphDeployment,
+    GraphScenario,
+    GraphServer,
     MultiSimulatorServer,
-    Scenario,
-    SimulatorConfig,
-    Topology,
 )
 
-KEY = "page-matrix-key-0123456789"
-USER = "admin"
-PASSWORD = "Page-matrix-passw0rd!"
-
-# The API allows 10 health calls per 60 s per deployment; 6 s would use the whole budget.
-HEALTH_INTERVAL = 8.0
-METRICS_INTERVAL = 2.0
-STATS_APP_INTERVAL = 2.0
-TIMEOUT = 5.0
-# Every rule's `for` is capped here (the defaults run to 60 s), and so is how long a gateway may
-# stay `connecting` before it counts as degraded (default 5 min), so the matrix takes ~1.5 min.
-FOR_CAP = 20.0
-CONNECTING_FOR = 20.0
-# Flapping: healthy for this long, then disconnected as long, and so on. A health poll sees the
-# disconnected half within 8 s of its start, and `for` (20 s) later a poll of metrics or stats
-# (every 2 s) fires the alert: 30 s into the half at the latest, 10 s before it ends. So it
-# pages, deterministically, once (`keep_firing_for` holds it through the next healthy half).
-FLAP_PERIOD = 40.0
-# The `slow` scenario's delay, below the watchdog's timeout.
-SLOW_DELAY = 3.0
-# How long the proxy of `proxy_504` takes to give up. Shorter than `slow`'s: its 504 is seen only
-# once it arrives, so a 3 s delay would put the worst case (next health poll 8 s after the
-# switch, + 3 s, + `for` 20 s, + up to 4 s until the next evaluation) within 1 s of the bound.
-PROXY_504_DELAY = 1.0
-
-ALERT_FOR: dict[str, float] = {
-    rule: min(settings.for_, FOR_CAP) for rule, settings in AlertSettings().rules().items()
-}
-RULE_OF: dict[str, str] = {alertname: rule for rule, alertname in ALERT_RULES.items()}
+__all__ = [
+    "ALERT_FOR",
+    "CONNECTING_FOR",
+    "FLAP_PERIOD",
+    "HEALTH_INTERVAL",
+    "ROWS",
+    "Matrix",
+    "MatrixError",
+    "Observed",
+    "Row",
+    "RowResult",
+    "run_matrix",
+]
 
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 NULL_CONFIG = "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"
@@ -90,180 +99,6 @@ STARTUP_TIMEOUT = 30.0
 
 class MatrixError(RuntimeError):
     """The matrix could not run (a process would not start, the baseline was not healthy)."""
-
-
-# --- the rows -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Page:
-    """An alert a row must raise: name, severity, and a phrase of its summary or description.
-
-    `per_node`: one alert per node that reports the scenario's status (`node` label), instead
-    of one for the target.
-    """
-
-    alertname: str
-    severity: str
-    phrase: str
-    per_node: bool = False
-
-    def text(self) -> str:
-        each = " per node" if self.per_node else ""
-        return f'{self.alertname} {self.severity}{each} "{self.phrase}"'
-
-
-@dataclass(frozen=True)
-class Row:
-    """One deployment of the matrix: what it goes through, and what must page."""
-
-    name: str  # the row's name (test id); its target is `target`
-    scenario: Scenario
-    pages: tuple[Page, ...] = ()
-    topology: Topology = Topology.SINGLE
-    webapps: int = 1
-    webapp: int | None = None  # the scenario hits this Webapp only
-    password_change: bool = False  # the first login must change the password (bearer watchdog)
-    slow_delay: float = SLOW_DELAY  # how long `slow` and `proxy_504` take to answer
-
-    @property
-    def target(self) -> str:
-        """The target's name and the simulator's path prefix: prefixed, so that no phrase an
-        alert must carry can hide in it (a target named "overloaded" says "overloaded")."""
-        return f"pm-{self.name}"
-
-    @property
-    def title(self) -> str:
-        if self.password_change:
-            return "first login needs a password change"
-        if self.webapp is not None:
-            return f"{self.scenario.value} on Webapp {self.webapp}"
-        return self.scenario.value
-
-    @property
-    def setup(self) -> str:
-        parts = [self.topology.value]
-        if self.webapps > 1:
-            parts.append(f"{self.webapps} Webapps")
-        if self.password_change:
-            parts.append("bearer")
-        if self.scenario is Scenario.FLAPPING:
-            parts.append(f"flap period {format_duration(FLAP_PERIOD)}")
-        if self.scenario in (Scenario.SLOW, Scenario.PROXY_504):
-            parts.append(f"answers after {format_duration(self.slow_delay)}")
-        return ", ".join(parts)
-
-    @property
-    def onset(self) -> float:
-        """Seconds from the switch until the fault shows: a flapping gateway is healthy first."""
-        return FLAP_PERIOD if self.scenario is Scenario.FLAPPING else 0.0
-
-    def delay(self, alertname: str) -> float:
-        """How long the condition takes to hold after the onset: `connecting_for` for a
-        gateway that must stay connecting that long first."""
-        connecting = self.scenario is Scenario.GATEWAY_CONNECTING
-        return CONNECTING_FOR if connecting and alertname == "WhatsAppGatewayDegraded" else 0.0
-
-    def bound(self, alertname: str) -> float:
-        """Seconds from the switch within which `alertname` must reach Alertmanager."""
-        rule_for = ALERT_FOR[RULE_OF[alertname]]
-        return self.onset + self.delay(alertname) + rule_for + 2 * HEALTH_INTERVAL
-
-    def bound_text(self, alertname: str) -> str:
-        parts = []
-        if self.onset:
-            parts.append(f"first disconnected half at {self.onset:g}")
-        if self.delay(alertname):
-            parts.append(f"connecting_for {self.delay(alertname):g}")
-        parts.append(f"for {ALERT_FOR[RULE_OF[alertname]]:g}")
-        parts.append(f"2 x {HEALTH_INTERVAL:g}")
-        return " + ".join(parts)
-
-    @property
-    def quiet(self) -> float:
-        """Seconds after the switch by which any rule would have paged: a poll of the target
-        after this proves an alert that did not come will not (within the bounds)."""
-        connecting = CONNECTING_FOR if self.scenario is Scenario.GATEWAY_CONNECTING else 0.0
-        return self.onset + connecting + max(ALERT_FOR.values()) + 2 * HEALTH_INTERVAL
-
-    def config(self) -> SimulatorConfig:
-        return SimulatorConfig(
-            topology=self.topology,
-            api_key=KEY,
-            users={USER: PASSWORD},
-            password_change_required=self.password_change,
-            webapps=self.webapps,
-            slow_delay=self.slow_delay,
-            flap_period=FLAP_PERIOD,
-        )
-
-    def switch_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"scenario": self.scenario.value}
-        if self.webapp is not None:
-            body["webapp"] = self.webapp
-        return body
-
-
-def _down(phrase: str) -> Page:
-    return Page("WhatsAppGatewayDown", "critical", phrase)
-
-
-def _failing(phrase: str) -> Page:
-    return Page("WhatsAppHealthFailing", "critical", phrase)
-
-
-def _proxy(status: int) -> Page:
-    return Page(
-        "WhatsAppUnreachable",
-        "critical",
-        f"unavailable behind its proxy/load balancer (HTTP {status})",
-    )
-
-
-OVERLOADED = Page("WhatsAppOverloaded", "critical", "overloaded (503, code 1016)")
-HA, MC = Topology.HA, Topology.MULTICONNECT
-# HA: one coreapp of three connected when healthy. Multiconnect: three coreapps, two of them
-# connected shards (`expected_shards` 0: the count seen at the first health answer).
-HA_DOWN = "0 of 3 coreapps connected (ha, 1 expected)"
-MC_DOWN = "1 of 3 coreapps connected (multiconnect, 2 expected)"
-
-ROWS: tuple[Row, ...] = (
-    Row("healthy", Scenario.HEALTHY),
-    Row("overloaded", Scenario.OVERLOADED, (OVERLOADED,)),
-    # Only the API's counters show the 503s: none of the watchdog's own polls got one.
-    Row("busy", Scenario.BUSY,
-        (Page("WhatsAppOverloaded", "critical", "0 of the watchdog's polls got 503"),)),
-    Row("rate-limited", Scenario.RATE_LIMITED,
-        (Page("WhatsAppRateLimitSpike", "warning", "rate limiting requests (429)"),
-         _failing("rate limits the watchdog (429)"))),
-    Row("gw-disconnected", Scenario.GATEWAY_DISCONNECTED, (_down("gateway disconnected"),)),
-    Row("gw-disconnected-ha", Scenario.GATEWAY_DISCONNECTED, (_down(HA_DOWN),), HA),
-    Row("gw-disconnected-mc", Scenario.GATEWAY_DISCONNECTED, (_down(MC_DOWN),), MC),
-    Row("coreapp-down", Scenario.COREAPP_DOWN, (_down("Coreapp unreachable"),)),
-    Row("coreapp-down-ha", Scenario.COREAPP_DOWN, (_down(HA_DOWN),), HA),
-    Row("uninitialized", Scenario.UNINITIALIZED,
-        (Page("WhatsAppNotRegistered", "warning", "is uninitialized", per_node=True),)),
-    Row("unregistered", Scenario.UNREGISTERED,
-        (Page("WhatsAppNotRegistered", "warning", "is unregistered", per_node=True),)),
-    Row("slow", Scenario.SLOW),
-    Row("malformed", Scenario.MALFORMED, (_failing("unusable answer (decode)"),)),
-    Row("not-ready", Scenario.NOT_READY, (_failing("is not ready (500, code 1011)"),)),
-    Row("proxy-502", Scenario.PROXY_502, (_proxy(502),)),
-    Row("proxy-503", Scenario.PROXY_503, (_proxy(503),)),
-    Row("proxy-504", Scenario.PROXY_504, (_proxy(504),), slow_delay=PROXY_504_DELAY),
-    Row("database-down", Scenario.DATABASE_DOWN, (_failing("database error"),)),
-    Row("health-unusable", Scenario.HEALTH_UNUSABLE, (_failing("unusable answer (shape)"),)),
-    Row("gw-connecting", Scenario.GATEWAY_CONNECTING,
-        (Page("WhatsAppGatewayDegraded", "warning", "connecting for"),)),
-    Row("master-lost-mc", Scenario.MASTER_LOST,
-        (_down(MC_DOWN),
-         Page("WhatsAppGatewayDegraded", "warning", "primary master")), MC),
-    Row("webapps3-healthy", Scenario.HEALTHY, webapps=3),
-    Row("webapps3-one-overloaded", Scenario.OVERLOADED, (OVERLOADED,), webapps=3, webapp=1),
-    Row("first-login", Scenario.HEALTHY,
-        (Page("WhatsAppAuthRejected", "critical", "password"),), password_change=True),
-    Row("flapping", Scenario.FLAPPING, (_down("gateway disconnected"),)),
-)  # fmt: skip
 
 
 # --- what was observed ----------------------------------------------------------------------
@@ -282,9 +117,13 @@ class Observed:
     starts_at: float  # Alertmanager's `startsAt`: when the watchdog fired it
     active_since: float | None  # the watchdog's: when its condition began (pending)
     listed_at_end: bool  # still listed (not resolved) when the run ended
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def text(self) -> str:
         node = f" [{self.node}]" if self.node else ""
+        entity = self.labels.get("entity_type")
+        if entity:
+            node += f" [{entity} {self.labels.get('entity_id', '')}]"
         return f"{self.alertname} {self.severity}{node}"
 
 
@@ -294,14 +133,18 @@ class RowResult:
 
     row: Row
     switched_at: float  # epoch seconds, just before the switch was sent (or the bearer start)
-    health_interval: float
     alerts: list[Observed] = field(default_factory=list)
     # The watchdog's own alerts for this target at the end that were pending, not firing.
     pending: list[str] = field(default_factory=list)
     # Nodes reporting each status at the end (for per-node pages).
     node_statuses: Counter[str] = field(default_factory=Counter)
-    health_polls_at_switch: int = 0
-    health_polls_at_end: int = 0
+    # Polls of the row's primary endpoint (health; a Cloud target's phone number).
+    polls_at_switch: int = 0
+    polls_at_end: int = 0
+    # Its failed polls before the switch, and when each one after it started (epoch seconds,
+    # at the earliest: the status is read every second, the polls come 10 s apart or more).
+    failures_at_switch: int = 0
+    failures_after_switch: list[float] = field(default_factory=list)
     # Seconds after the switch that the last poll of the target (any endpoint) started.
     last_poll_after_switch: float | None = None
     level_at_end: str = ""
@@ -312,9 +155,6 @@ class RowResult:
         """Whether the target was polled after its quiet window (so silence means something)."""
         last = self.last_poll_after_switch
         return last is not None and last >= self.row.quiet
-
-    def rule_for(self, alertname: str) -> float:
-        return ALERT_FOR[RULE_OF[alertname]]
 
     def expected(self) -> Counter[tuple[str, str]]:
         """(alertname, severity) -> how many alerts of it must reach Alertmanager."""
@@ -341,6 +181,11 @@ class RowResult:
         nodes = [a.node for a in self.alerts if any(p.per_node for p in self.row.pages)]
         if len(set(nodes)) != len(nodes):
             problems.append(f"per-node alerts with repeated node labels: {nodes}")
+        for page in self.row.pages:
+            for alert in self.alerts:
+                wrong = {k: alert.labels.get(k) for k, v in page.labels if alert.labels.get(k) != v}
+                if alert.alertname == page.alertname and wrong:
+                    problems.append(f"{alert.text()}: {wrong}, expected {dict(page.labels)}")
         return problems
 
     def phrase_misses(self) -> list[str]:
@@ -372,9 +217,36 @@ class RowResult:
                 )
         return problems
 
+    def early(self) -> list[str]:
+        """Alerts that became pending before the failing poll their page waits for."""
+        problems = []
+        for page in self.row.pages:
+            if not page.after_failures:
+                continue
+            failed = self.failures_after_switch
+            for alert in self.alerts:
+                if alert.alertname != page.alertname:
+                    continue
+                if len(failed) < page.after_failures:
+                    problems.append(
+                        f"{alert.text()}: only {len(failed)} failing {self.row.primary} polls "
+                        f"seen, {page.after_failures} expected first"
+                    )
+                    continue
+                nth = failed[page.after_failures - 1] - self.switched_at
+                active = alert.active_since
+                if active is None:
+                    problems.append(f"{alert.text()}: the watchdog no longer lists it")
+                elif active - self.switched_at < nth - _CLOCK_SLACK:
+                    problems.append(
+                        f"{alert.text()} pending from {active - self.switched_at:.1f} s, before "
+                        f"failing poll {page.after_failures} at {nth:.1f} s"
+                    )
+        return problems
+
     def problems(self) -> list[str]:
         """Everything that is not as expected; [] when the row is."""
-        found = self.wrong_alerts() + self.phrase_misses() + self.late()
+        found = self.wrong_alerts() + self.phrase_misses() + self.late() + self.early()
         if not self.proven:
             found.append(f"not polled after its quiet window ({self.row.quiet:g} s)")
         if self.pending:
@@ -387,8 +259,9 @@ class RowResult:
             f"row {self.row.name} (target {self.row.target}): {self.row.title} ({self.row.setup})",
             f"  expected: {[p.text() for p in self.row.pages] or 'nothing'}",
             f"  watchdog at the end: {self.level_at_end}: {self.summary_at_end}",
-            f"  health polls: {self.health_polls_at_switch} at the switch, "
-            f"{self.health_polls_at_end} at the end; last poll "
+            f"  {self.row.primary} polls: {self.polls_at_switch} at the switch, "
+            f"{self.polls_at_end} at the end, failing ones after the switch at "
+            f"{[round(t - self.switched_at, 1) for t in self.failures_after_switch]} s; last poll "
             f"{_seconds(self.last_poll_after_switch)} after the switch "
             f"(quiet window {self.row.quiet:g} s)",
             f"  pending at the end: {self.pending or 'none'}",
@@ -406,6 +279,10 @@ class RowResult:
                 f"    summary: {alert.summary}\n    description: {alert.description}"
             )
         return "\n".join(lines)
+
+
+# The ages in the status are rounded to the millisecond.
+_CLOCK_SLACK = 0.01
 
 
 def _seconds(value: float | None) -> str:
@@ -533,11 +410,12 @@ def base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("WA_", "WATCHDOG_"))}
 
 
-def watchdog_env(targets: str, port: int, am_url: str) -> dict[str, str]:
-    """The settings every watchdog of the matrix runs with (the rules' `for` capped)."""
+def watchdog_env(port: int, am_url: str) -> dict[str, str]:
+    """The settings every watchdog of the matrix runs with (the rules' `for` capped), but
+    its targets and credentials."""
+    cloud_interval = format_duration(CLOUD_INTERVAL)
     env = {
         **base_env(),
-        "WATCHDOG_TARGETS": targets,
         "WATCHDOG_LISTEN": f"127.0.0.1:{port}",
         "WATCHDOG_EXTERNAL_URL": f"http://127.0.0.1:{port}",
         "WATCHDOG_ALERTMANAGER_URLS": am_url,
@@ -545,6 +423,9 @@ def watchdog_env(targets: str, port: int, am_url: str) -> dict[str, str]:
         "WATCHDOG_METRICS_INTERVAL": format_duration(METRICS_INTERVAL),
         "WATCHDOG_STATS_APP_INTERVAL": format_duration(STATS_APP_INTERVAL),
         "WATCHDOG_STATS_DB_INTERVAL": "0",
+        "WATCHDOG_CLOUD_HEALTH_INTERVAL": cloud_interval,
+        "WATCHDOG_CLOUD_WABA_INTERVAL": cloud_interval,
+        "WATCHDOG_CLOUD_TOKEN_INTERVAL": cloud_interval,
         "WATCHDOG_TIMEOUT": format_duration(TIMEOUT),
         "WATCHDOG_LOG_FORMAT": "json",
         "WATCHDOG_ALERT_GATEWAY_DEGRADED_CONNECTING_FOR": format_duration(CONNECTING_FOR),
@@ -554,29 +435,10 @@ def watchdog_env(targets: str, port: int, am_url: str) -> dict[str, str]:
     for rule, rule_for in ALERT_FOR.items():
         if rule_for != defaults[rule].for_:
             env[f"WATCHDOG_ALERT_{rule.upper()}_FOR"] = format_duration(rule_for)
+    for rule, polls in TRANSIENT_POLLS.items():
+        if polls != defaults[rule].params["transient_polls"]:
+            env[f"WATCHDOG_ALERT_{rule.upper()}_TRANSIENT_POLLS"] = str(polls)
     return env
-
-
-def settings_summary() -> dict[str, str]:
-    """The settings that shape the matrix, for the report."""
-    defaults = AlertSettings().rules()
-    return {
-        "health interval": format_duration(HEALTH_INTERVAL),
-        "metrics / stats_app interval": (
-            f"{format_duration(METRICS_INTERVAL)} / {format_duration(STATS_APP_INTERVAL)}"
-        ),
-        "timeout": format_duration(TIMEOUT),
-        "for (default → used)": ", ".join(
-            f"{rule} {format_duration(defaults[rule].for_)}"
-            + (f" → {format_duration(v)}" if v != defaults[rule].for_ else "")
-            for rule, v in ALERT_FOR.items()
-        ),
-        "gateway_degraded connecting_for": format_duration(CONNECTING_FOR),
-        "flap period": format_duration(FLAP_PERIOD),
-        "slow delay (slow / proxy_504)": (
-            f"{format_duration(SLOW_DELAY)} / {format_duration(PROXY_504_DELAY)}"
-        ),
-    }
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -631,9 +493,14 @@ def _last_poll_start(before: float, target: dict[str, Any]) -> float | None:
     return before - min(ages) if ages else None
 
 
-def _health_polls(target: dict[str, Any]) -> int:
-    health = target["endpoints"].get("health")
-    return 0 if health is None else int(health["polls"])
+def _polls(target: dict[str, Any], endpoint: str) -> int:
+    state = target["endpoints"].get(endpoint)
+    return 0 if state is None else int(state["polls"])
+
+
+def _failures(target: dict[str, Any], endpoint: str) -> int:
+    state = target["endpoints"].get(endpoint)
+    return 0 if state is None else sum(state["errors"].values())
 
 
 def _own_alerts(client: httpx.Client) -> list[dict[str, Any]]:
@@ -678,7 +545,11 @@ class _Run:
         self.progress = progress
         self.apikey_rows = [row for row in rows if not row.password_change]
         self.bearer_rows = [row for row in rows if row.password_change]
-        self.deployments = {row.target: Deployment(row.config()) for row in rows}
+        self.cloud_rows = [row for row in rows if row.cloud]
+        self.deployments = {row.target: Deployment(row.config()) for row in rows if not row.cloud}
+        self.server: MultiSimulatorServer | None = None
+        # Cloud row's target -> its simulated Graph account.
+        self.graphs: dict[str, GraphServer] = {}
         self.processes: list[Process] = []
         # Watchdog name -> its process and a client of its API.
         self.watchdogs: dict[str, tuple[Process, httpx.Client]] = {}
@@ -688,26 +559,36 @@ class _Run:
         self.own: dict[frozenset[tuple[str, str]], dict[str, Any]] = {}
 
     def start(self, stack: ExitStack) -> None:
-        """The simulator, Alertmanager and the API-key watchdog; healthy for one interval."""
-        self.server = stack.enter_context(MultiSimulatorServer(self.deployments))
+        """The simulators, Alertmanager and the main watchdog; healthy for one interval."""
+        if self.deployments:
+            self.server = stack.enter_context(MultiSimulatorServer(self.deployments))
+        for row in self.cloud_rows:
+            graph = GraphServer(GraphDeployment(row.graph_config()))
+            self.graphs[row.target] = stack.enter_context(graph)
         am_process, self.am_url = stack.enter_context(alertmanager(self.workdir))
         self.processes.append(am_process)
         stack.callback(self.stop)
         self.progress(
-            f"simulator {self.server.url} ({len(self.rows)} deployments), "
-            f"Alertmanager {self.am_url}"
+            f"simulator {self.server.url if self.server else '-'} ({len(self.deployments)} "
+            f"deployments), {len(self.graphs)} Graph accounts, Alertmanager {self.am_url}"
         )
         self.alertmanager = _AlertmanagerReader(self.am_url)
         stack.callback(self.alertmanager.client.close)
         port = free_port()
+        config = self.workdir / "watchdog.yaml"
+        # JSON is YAML: the targets of both kinds, each with its own URL.
+        targets = [row.target_entry(self._url(row)) for row in self.apikey_rows]
+        config.write_text(json.dumps({"targets": targets}, indent=2))
         env = {
-            **watchdog_env(self._targets(self.apikey_rows), port, self.am_url),
+            **watchdog_env(port, self.am_url),
+            "WATCHDOG_CONFIG_FILE": str(config),
             "WA_API_KEY": KEY,
+            "WA_CLOUD_ACCESS_TOKEN": TOKEN,
         }
         main = self._start_watchdog(stack, "watchdog", env, port)
         main.wait_answering(f"http://127.0.0.1:{port}/readyz")
-        self.progress(f"watchdog ready ({len(self.apikey_rows)} targets); one health poll more")
-        _wait_health_polled_after(self.watchdogs["watchdog"][1], self.apikey_rows, time.time())
+        self.progress(f"watchdog ready ({len(self.apikey_rows)} targets); one poll more each")
+        _wait_polled_after(self.watchdogs["watchdog"][1], self.apikey_rows, time.time())
         _check_baseline(self.alertmanager, self.watchdogs["watchdog"][1], self.apikey_rows)
 
     def switch(self, stack: ExitStack) -> None:
@@ -716,18 +597,24 @@ class _Run:
         with httpx.Client(timeout=5) as sim:
             for row in self.apikey_rows:
                 switched_at = time.time()
-                url = f"{self.server.target_url(row.target)}/_sim/scenario"
-                response = sim.post(url, json=row.switch_body())
-                if response.status_code != 200:
-                    raise MatrixError(f"switching {row.name}: {response.text}")
-                polls = _health_polls(statuses[row.target])
+                self._post(sim, row, "scenario", row.switch_body())
+                if row.scenario is GraphScenario.THROTTLING:
+                    # The allowance empty again, so the usage climbs from the switch on
+                    # whatever the baseline's polls used of it.
+                    self._post(sim, row, "restart", {})
+                status = statuses[row.target]
                 self.results[row.target] = RowResult(
-                    row, switched_at, HEALTH_INTERVAL, health_polls_at_switch=polls
+                    row,
+                    switched_at,
+                    polls_at_switch=_polls(status, row.primary),
+                    failures_at_switch=_failures(status, row.primary),
                 )
         if self.bearer_rows:
             port = free_port()
+            targets = ",".join(f"{r.target}={self._url(r)}" for r in self.bearer_rows)
             env = {
-                **watchdog_env(self._targets(self.bearer_rows), port, self.am_url),
+                **watchdog_env(port, self.am_url),
+                "WATCHDOG_TARGETS": targets,
                 "WATCHDOG_AUTH_MODE": "bearer",
                 "WA_WEB_USERNAME": USER,
                 "WA_WEB_PASSWORD": PASSWORD,
@@ -735,7 +622,7 @@ class _Run:
             switched_at = time.time()
             self._start_watchdog(stack, "watchdog-bearer", env, port)
             for row in self.bearer_rows:
-                self.results[row.target] = RowResult(row, switched_at, HEALTH_INTERVAL)
+                self.results[row.target] = RowResult(row, switched_at)
         self.progress(f"switched {len(self.results)} rows; watching until every quiet window")
 
     def watch_until_quiet(self) -> None:
@@ -786,8 +673,17 @@ class _Run:
             if process.name not in self.exit_codes:
                 self.exit_codes[process.name] = process.stop()
 
-    def _targets(self, rows: Sequence[Row]) -> str:
-        return ",".join(f"{r.target}={self.server.target_url(r.target)}" for r in rows)
+    def _url(self, row: Row) -> str:
+        """The row's target URL: its Graph account, or its deployment's prefix."""
+        if row.cloud:
+            return self.graphs[row.target].url
+        assert self.server is not None
+        return self.server.target_url(row.target)
+
+    def _post(self, sim: httpx.Client, row: Row, action: str, body: dict[str, Any]) -> None:
+        response = sim.post(f"{self._url(row)}/_sim/{action}", json=body)
+        if response.status_code != 200:
+            raise MatrixError(f"{action} of {row.name}: {response.text}")
 
     def _start_watchdog(
         self, stack: ExitStack, name: str, env: Mapping[str, str], port: int
@@ -815,7 +711,12 @@ class _Run:
                 last = _last_poll_start(before, status)
                 if last is not None:
                     result.last_poll_after_switch = last - result.switched_at
-                result.health_polls_at_end = _health_polls(status)
+                result.polls_at_end = _polls(status, result.row.primary)
+                primary = status["endpoints"].get(result.row.primary)
+                failures = _failures(status, result.row.primary) - result.failures_at_switch
+                while primary is not None and len(result.failures_after_switch) < failures:
+                    age = primary["last_poll_age_seconds"]
+                    result.failures_after_switch.append(before - age)
                 result.level_at_end = status["level"]
                 result.summary_at_end = status["summary"]
 
@@ -837,35 +738,38 @@ class _Run:
                 starts_at=epoch(alert["startsAt"]),
                 active_since=epoch(active) if active else None,
                 listed_at_end=fingerprint in self.alertmanager.listed,
+                labels=labels,
             )
         )
 
 
-def _wait_health_polled_after(client: httpx.Client, rows: Sequence[Row], since: float) -> None:
-    """Until every target's health poll has started again after `since`, so the baseline is
-    read after a poll that came after readiness, not after a guessed wait."""
-    deadline = time.monotonic() + 3 * HEALTH_INTERVAL
+def _wait_polled_after(client: httpx.Client, rows: Sequence[Row], since: float) -> None:
+    """Until every target's primary endpoint (health; a Cloud target's phone number) has been
+    polled again after `since`, so the baseline is read after a poll that came after readiness,
+    not after a guessed wait."""
+    wait = 3 * max(row.interval for row in rows)
+    deadline = time.monotonic() + wait
     while True:
         before, statuses = _status(client)
-        health = [statuses[row.target]["endpoints"]["health"] for row in rows]
-        ages = [endpoint["last_poll_age_seconds"] for endpoint in health]
+        primary = [statuses[row.target]["endpoints"][row.primary] for row in rows]
+        ages = [endpoint["last_poll_age_seconds"] for endpoint in primary]
         if all(age is not None and before - age > since for age in ages):
             return
         if time.monotonic() > deadline:
-            raise MatrixError(f"no health poll after readiness within {3 * HEALTH_INTERVAL:.0f} s")
+            raise MatrixError(f"not every target polled again after readiness within {wait:g} s")
         time.sleep(0.5)
 
 
 def _check_baseline(watch: _AlertmanagerReader, client: httpx.Client, rows: Sequence[Row]) -> None:
-    """Before the switch: every target answered its last health poll, nothing is pending or
-    firing, and Alertmanager holds nothing."""
+    """Before the switch: every target answered its last poll of every endpoint, nothing is
+    pending or firing, and Alertmanager holds nothing."""
     watch.read()
     _, statuses = _status(client)
     problems = []
     for row in rows:
-        health = statuses[row.target]["endpoints"]["health"]
-        if health["ok"] is not True:
-            problems.append(f"{row.name}: health {health['reason']} ({health['detail']})")
+        for name, endpoint in statuses[row.target]["endpoints"].items():
+            if endpoint["ok"] is False:
+                problems.append(f"{row.name}: {name} {endpoint['reason']} ({endpoint['detail']})")
     own = _own_alerts(client)
     if own:
         problems.append(f"the watchdog has alerts: {[a['labels'] for a in own]}")

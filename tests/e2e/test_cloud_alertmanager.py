@@ -23,6 +23,7 @@ import yaml
 
 from tests.e2e.conftest import Alertmanager, alertmanager_binary, free_port, wait_for
 from watchdog.api.endpoints import Endpoint
+from watchdog.api.graph_health import HealthStatus
 from watchdog.app import Watchdog, build_watchdog
 from watchdog.config.settings import load_settings
 from watchdog.simulator import GraphConfig, GraphDeployment, GraphScenario, GraphServer
@@ -60,6 +61,15 @@ class CloudWatched:
     def polled_since(self, at: float) -> bool:
         state = self.watchdog.state.get(TARGET, Endpoint.PHONE_NUMBER)
         return state is not None and state.last is not None and state.last.result.started_at >= at
+
+    def number_health(self) -> HealthStatus:
+        """The health status of the number's last answer the watchdog recorded."""
+        state = self.watchdog.state.get(TARGET, Endpoint.PHONE_NUMBER)
+        assert state is not None
+        assert state.last is not None
+        assert state.last.phone is not None
+        assert state.last.phone.health is not None
+        return state.last.phone.health
 
     def switch(self, scenario: GraphScenario) -> None:
         """Switch the simulator (as a person would, over HTTP) and have the watchdog poll the
@@ -169,12 +179,7 @@ def test_blocked_number_pages_with_meta_s_error_and_resolves(cloud: CloudWatched
         entity_id=NUMBER,
     )
     description = alert["annotations"]["description"]
-    phone = cloud.watchdog.state.get(TARGET, Endpoint.PHONE_NUMBER)
-    assert phone is not None
-    assert phone.last is not None
-    assert phone.last.phone is not None
-    assert phone.last.phone.health is not None
-    [blocked] = phone.last.phone.health.blocked()
+    [blocked] = cloud.number_health().blocked()
     [error] = blocked.errors
     # Meta's code, description and possible solution, as the simulator sent them.
     assert error.code == 131031
@@ -197,12 +202,8 @@ def test_calling_only_block_raises_nothing(cloud: CloudWatched) -> None:
     job polls the number, and the engine judges each poll before the next is recorded."""
     since = time.time()
     cloud.switch(GraphScenario.CALLING_BLOCKED)
-    seen = cloud.watchdog.state.get(TARGET, Endpoint.PHONE_NUMBER)
-    assert seen is not None
-    assert seen.last is not None
-    assert seen.last.phone is not None
-    assert seen.last.phone.health is not None
-    assert seen.last.phone.health.overall == "BLOCKED"  # the premise: Meta's overall verdict
+    # The premise: Meta's overall verdict.
+    assert cloud.number_health().overall == "BLOCKED"
     cloud.switch(GraphScenario.LIMITED)
     cloud.wait_active("WhatsAppCloudLimited")
     assert cloud.am.alerts("WhatsAppCloudBlocked") == []

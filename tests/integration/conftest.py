@@ -1,18 +1,26 @@
-"""Integration fixtures: the simulator on a real loopback socket, driven by a fake clock."""
+"""Integration fixtures: the simulator on a real loopback socket, driven by a fake clock; and
+what the tests share around it: waiting for a condition, counting the requests an app serves."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from watchdog.simulator import (
     Deployment,
+    GraphConfig,
+    GraphDeployment,
+    GraphScenario,
+    GraphServer,
     Scenario,
     SimulatorConfig,
     SimulatorServer,
@@ -37,6 +45,45 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def wait_for(check: Callable[[], bool], what: str = "the condition", timeout: float = 20.0) -> None:
+    """Poll `check` until it holds; fail saying `what` did not happen in time."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(0.02)
+
+
+def answers(url: str) -> bool:
+    """`url` answers 200 (a server still starting answers nothing)."""
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+class CountingApp:
+    """Counts every HTTP request that reaches the wrapped app, by path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            with self._lock:
+                self.requests[scope["path"]] += 1
+        await self.app(scope, receive, send)
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            return self.requests[path]
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.requests)
 
 
 def php_utc(epoch: float) -> str:
@@ -134,6 +181,43 @@ class Sim:
         self.clock.advance(61)
         self.deployment.set_scenario(Scenario.HEALTHY)
         self.deployment.key_scope = KeyScope.ALL
+
+
+class GraphSim:
+    """One running Graph (Cloud API) simulator with its clock and a keep-alive client."""
+
+    def __init__(self, server: GraphServer, clock: FakeClock) -> None:
+        self.server = server
+        self.clock = clock
+        self.client = httpx.Client(base_url=server.url, timeout=10)
+
+    @classmethod
+    def started(cls, config: GraphConfig) -> Self:
+        """A simulator of `config` started on a fake clock of its own."""
+        clock = FakeClock()
+        return cls(GraphServer(GraphDeployment(config, clock=clock)).start(), clock)
+
+    @property
+    def deployment(self) -> GraphDeployment:
+        return self.server.deployment
+
+    def admin(self, path: str, **body: Any) -> httpx.Response:
+        return self.client.post(f"/_sim/{path}", json=body)
+
+    def switch(self, scenario: str, **body: Any) -> None:
+        """Switch the scenario over HTTP, as a person would."""
+        response = self.admin("scenario", scenario=scenario, **body)
+        assert response.status_code == 200, response.text
+
+    def reset(self) -> None:
+        """Make a shared simulator look fresh to the next test: healthy, a full budget."""
+        self.deployment.set_scenario(GraphScenario.HEALTHY)
+        self.deployment.set_hourly_allowance(5_000)
+        self.deployment.restart()
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.stop()
 
 
 def start(**config: Any) -> Sim:

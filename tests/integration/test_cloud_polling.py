@@ -12,9 +12,7 @@ that reaches it, refused ones included.
 from __future__ import annotations
 
 import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +23,8 @@ import pytest
 import yaml
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.integration.conftest import FakeClock
+from tests.integration.conftest import CountingApp, FakeClock, wait_for
 from watchdog.api.results import Observation
 from watchdog.app import Watchdog, build_watchdog
 from watchdog.config.settings import load_settings
@@ -43,32 +40,6 @@ JOB = f"{TARGET}/phone_number"
 PHONE_PATH = f"/v25.0/{NUMBER}"
 INTERVAL = 300.0  # the Cloud default health interval
 ALLOWANCE = 100  # calls an hour: each call is 1 % of the budget
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-class CountingApp:
-    """Counts every HTTP request that reaches the wrapped app, by path."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.requests: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            with self._lock:
-                self.requests[scope["path"]] += 1
-        await self.app(scope, receive, send)
-
-    def count(self, path: str) -> int:
-        with self._lock:
-            return self.requests[path]
 
 
 class Runs:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import shutil
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -23,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.integration.conftest import START, FakeClock
+from tests.integration.conftest import START, CountingApp, FakeClock, wait_for
+from tests.promtool import run_promtool
 from watchdog.app import Watchdog, build_watchdog
 from watchdog.config.settings import load_settings
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology, catalogue
@@ -64,32 +62,6 @@ QUIET = {
 
 SeriesKey = tuple[str, frozenset[tuple[str, str]]]
 Samples = dict[SeriesKey, float]
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-class CountingApp:
-    """Counts every HTTP request that reaches the wrapped app, by path."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.requests: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            with self._lock:
-                self.requests[scope["path"]] += 1
-        await self.app(scope, receive, send)
-
-    def snapshot(self) -> Counter[str]:
-        with self._lock:
-            return Counter(self.requests)
 
 
 @dataclass
@@ -513,17 +485,7 @@ def _contract_mandated(line: str) -> bool:
 
 def test_promtool_accepts_the_exposition(frozen: Loop) -> None:
     """`promtool check metrics` parses /metrics and reports no lint problem of the watchdog's."""
-    promtool = shutil.which("promtool")
-    assert promtool is not None, "promtool not found on PATH: install Prometheus (CI does)"
-    text = frozen.get("/metrics").text
-    result = subprocess.run(
-        [promtool, "check", "metrics"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_promtool("check", "metrics", stdin=frozen.get("/metrics").text)
     lines = (result.stdout + result.stderr).splitlines()
     problems = [line for line in lines if not _contract_mandated(line)]
     assert problems == []

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 
 import httpx
 
+from tests.integration.conftest import answers, wait_for
+from tests.integration.demo_process import demo
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, SimulatorServer
 
 KEY = "daemon-test-key-0123456789"
@@ -23,20 +22,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_run_finishes_polls_in_flight_on_sigterm_and_exits_0() -> None:
@@ -94,26 +79,7 @@ def test_demo_runs_on_a_free_port_when_the_default_is_taken() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = busy.getsockname()[1]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "watchdog", "demo", "--listen", f"127.0.0.1:{taken}"],
-            env={k: v for k, v in os.environ.items() if not k.startswith(("WA_", "WATCHDOG_"))},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        try:
-            assert proc.stdout is not None
-            status_page = None
-            deadline = time.monotonic() + 20
-            while status_page is None and time.monotonic() < deadline:
-                line = proc.stdout.readline()
-                match = re.search(r"status_page=(http://\S+/)", line)
-                status_page = match.group(1) if match else None
-            assert status_page is not None, "demo did not print its URLs"
+        with demo(listen=f"127.0.0.1:{taken}") as (status_page, _):
             assert f":{taken}/" not in status_page
-            wait_for(lambda: answers(status_page + "readyz"))
             ready = httpx.get(status_page + "probe/demo/ready")
             assert ready.status_code == 200
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=20)
-        finally:
-            proc.kill()
-    assert proc.returncode == 0

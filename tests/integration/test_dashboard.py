@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -31,7 +30,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from tests.integration.conftest import START, FakeClock
-from tests.integration.test_prometheus_rules import CHART, promtool, rule_queries
+from tests.integration.test_prometheus_rules import CHART, rule_queries
+from tests.promtool import run_promtool
 from watchdog.api.endpoints import Endpoint
 from watchdog.app import build_watchdog
 from watchdog.config.settings import load_settings
@@ -255,13 +255,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     ]
     path = tmp_path / "dashboard-queries.yaml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
-    result = subprocess.run(
-        [promtool(), "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -3,66 +3,17 @@ simulator polled as a Cloud API target, and the demo's token on no page and in n
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.integration.conftest import wait_for
+from tests.integration.demo_process import demo
 from watchdog.demo import DEMO_APP_TOKEN
 from watchdog.simulator.graph import DEMO_APP_SECRET, DEMO_TOKEN, PHONE_NUMBER_ID
 
 PAGES = ("", "metrics", "api/v1/status", "api/v1/alerts")
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@contextmanager
-def demo(*args: str) -> Iterator[tuple[str, list[str]]]:
-    """A `watchdog demo` process on a free port: its status page URL, and its output lines so
-    far (complete once the block has left and the process has stopped on SIGTERM)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "watchdog", "demo", "--listen", "127.0.0.1:0", *args],
-        env={k: v for k, v in os.environ.items() if not k.startswith(("WA_", "WATCHDOG_"))},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    try:
-        assert proc.stdout is not None
-        status_page = None
-        deadline = time.monotonic() + 20
-        while status_page is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            match = re.search(r"status_page=(http://\S+/)", line)
-            status_page = match.group(1) if match else None
-        assert status_page is not None, "demo did not print its URLs:\n" + "".join(lines)
-        wait_for(lambda: answers(status_page + "readyz"))
-        yield status_page, lines
-        proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=20)
-        lines.append(rest)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, "".join(lines)
 
 
 def sample(base: str, name: str, labels: Mapping[str, str]) -> float | None:

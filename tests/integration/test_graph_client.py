@@ -7,10 +7,9 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.integration.conftest import FakeClock
+from tests.integration.conftest import GraphSim
 from watchdog.api.cloud import CloudMemory, CloudVerdict, cloud_verdict
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.graph_usage import usage_wait, worst_percent
@@ -18,7 +17,7 @@ from watchdog.api.results import Observation, observe
 from watchdog.base.redact import Redactor
 from watchdog.base.targets import Target
 from watchdog.poll.graph_client import GraphClient
-from watchdog.simulator import GraphConfig, GraphDeployment, GraphScenario, GraphServer
+from watchdog.simulator import GraphConfig
 
 TOKEN = "EAAintegration-graph-client-0123456789"
 NUMBER = "106540352242922"
@@ -30,42 +29,26 @@ APP_TOKEN = f"{APP_ID}|{APP_SECRET}"
 DAY = 86_400.0
 
 
-class Graph:
-    """The running simulator, its clock, and a way to switch it as a person would."""
-
-    def __init__(self, server: GraphServer, clock: FakeClock) -> None:
-        self.server = server
-        self.clock = clock
-
-    @property
-    def deployment(self) -> GraphDeployment:
-        return self.server.deployment
-
-    def switch(self, scenario: str) -> None:
-        response = httpx.post(f"{self.server.url}/_sim/scenario", json={"scenario": scenario})
-        assert response.status_code == 200, response.text
+class Graph(GraphSim):
+    """The running simulator, and what it counted."""
 
     def calls(self) -> int:
         """The management calls the simulator counted in its window (its `/_sim/state`)."""
-        state = httpx.get(f"{self.server.url}/_sim/state").json()
+        state = self.client.get("/_sim/state").json()
         return int(state["usage"]["calls_in_window"])
 
 
 @pytest.fixture(scope="module")
 def _running() -> Iterator[Graph]:
-    clock = FakeClock()
-    config = GraphConfig(token=TOKEN, app_id=APP_ID, app_secret=APP_SECRET)
-    server = GraphServer(GraphDeployment(config, clock=clock)).start()
-    yield Graph(server, clock)
-    server.stop()
+    graph = Graph.started(GraphConfig(token=TOKEN, app_id=APP_ID, app_secret=APP_SECRET))
+    yield graph
+    graph.stop()
 
 
 @pytest.fixture
 def graph(_running: Graph) -> Graph:
-    """The shared simulator made fresh: healthy, a full budget."""
-    _running.deployment.set_scenario(GraphScenario.HEALTHY)
-    _running.deployment.set_hourly_allowance(5_000)
-    _running.deployment.restart()
+    """The shared simulator made fresh."""
+    _running.reset()
     return _running
 
 

@@ -13,8 +13,6 @@ test_dashboard.py, for the rules and the dashboard alike.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.promtool import run_promtool
 from watchdog.alerts.checks import CLOUD_HEALTH_RULES, HEALTH_RULES
 from watchdog.alerts.rules import RULES
 from watchdog.api.diagnosis import Failure, diagnose
@@ -44,24 +43,6 @@ _MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 
 # Every alert the watchdog raises (its rule keys' alertnames): the rule file defines the same.
 ALERTS = tuple(ALERT_RULES.values())
-
-
-def promtool() -> str:
-    """The promtool binary; fails the test (never skips it) when Prometheus is not installed."""
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail(
-            "the 'promtool' binary is not on PATH: the rule tests need it "
-            "(Debian/Ubuntu: apt-get install prometheus; CI installs it)",
-            pytrace=False,
-        )
-    return path
-
-
-def run_promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [promtool(), *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def alert_rules() -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import FakeClock
-from watchdog.simulator import GraphConfig, GraphDeployment, GraphScenario, GraphServer
+from tests.integration.conftest import GraphSim
+from watchdog.simulator import GraphConfig, GraphScenario, GraphServer
 
 TOKEN = "EAAintegration-test-token-0123456789"
 NUMBER = "106540352242922"
@@ -26,17 +26,8 @@ ALL_FIELDS = (
 )
 
 
-class Graph:
-    """One running Graph simulator, its fake clock and a keep-alive client."""
-
-    def __init__(self, server: GraphServer, clock: FakeClock) -> None:
-        self.server = server
-        self.clock = clock
-        self.client = httpx.Client(base_url=server.url, timeout=10)
-
-    @property
-    def deployment(self) -> GraphDeployment:
-        return self.server.deployment
+class Graph(GraphSim):
+    """A Graph simulator asked as a Cloud API client asks it."""
 
     def get(self, path: str, token: str | None = TOKEN, **params: str) -> httpx.Response:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
@@ -48,41 +39,28 @@ class Graph:
         body: dict[str, Any] = response.json()
         return body
 
-    def admin(self, path: str, **body: Any) -> httpx.Response:
-        return self.client.post(f"/_sim/{path}", json=body)
-
-    def switch(self, scenario: str, **body: Any) -> None:
-        response = self.admin("scenario", scenario=scenario, **body)
-        assert response.status_code == 200, response.text
-
 
 def start(**config: Any) -> Graph:
-    clock = FakeClock()
-    settings = GraphConfig(
-        **{
-            "token": TOKEN,
-            "phone_number_ids": (NUMBER, OTHER),
-            "app_secret": "graph-test-secret",
-            **config,
-        }
-    )
-    return Graph(GraphServer(GraphDeployment(settings, clock=clock)).start(), clock)
+    """A started simulator with the test token and two numbers, and `config` on top."""
+    defaults = {
+        "token": TOKEN,
+        "phone_number_ids": (NUMBER, OTHER),
+        "app_secret": "graph-test-secret",
+    }
+    return Graph.started(GraphConfig(**{**defaults, **config}))
 
 
 @pytest.fixture(scope="module")
 def _shared() -> Iterator[Graph]:
     graph = start()
     yield graph
-    graph.client.close()
-    graph.server.stop()
+    graph.stop()
 
 
 @pytest.fixture
 def graph(_shared: Graph) -> Graph:
-    """The shared simulator, made to look fresh: healthy, a full budget."""
-    _shared.deployment.set_scenario(GraphScenario.HEALTHY)
-    _shared.deployment.set_hourly_allowance(5_000)
-    _shared.deployment.restart()
+    """The shared simulator, made to look fresh."""
+    _shared.reset()
     return _shared
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.web.cloud_support import (
+from tests.unit.cloud_support import (
     BLOCKED,
     CALLING_BLOCKED,
     DISPLAY_NAME_PENDING,
@@ -123,7 +123,7 @@ THROTTLED = Failed("graph_throttled", 429, "HTTP 429 Graph error 80008")
 
 class Graph:
     """A Cloud target's Graph as `check` polls it: one canned answer per endpoint, shaped as
-    Meta documents it (`tests/unit/web/cloud_support.py`), or a failure."""
+    Meta documents it (`tests/unit/cloud_support.py`), or a failure."""
 
     def __init__(self, target: Target, answers: dict[Endpoint, Any], usage: str = "") -> None:
         self.target = target

@@ -8,29 +8,17 @@ from typing import Any
 
 import pytest
 
+from tests.unit.cloud_support import NUMBER, cloud_target
 from tests.unit.test_state import NOW, Clock
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.graph_usage import parse_usage_header
 from watchdog.api.results import Observation, PollResult, observe
-from watchdog.base.targets import Target
 from watchdog.simulator.graph import GraphConfig, GraphDeployment
 from watchdog.simulator.graph_scenarios import GraphScenario
 from watchdog.state import State
 
-NUMBER = "106540352242922"
-WABA = "102290129340398"
+SHOP = cloud_target("shop")
 FIELDS = None  # every field the simulator knows
-
-
-def cloud(name: str = "shop", **kw: Any) -> Target:
-    return Target(
-        name=name,
-        url="https://graph.example",
-        kind="cloud",
-        phone_number_id=NUMBER,
-        waba_id=WABA,
-        **kw,
-    )
 
 
 def phone_body(scenario: GraphScenario) -> Any:
@@ -61,8 +49,8 @@ def failure(reason: str, status: int | None, *, at: float = NOW, usage: str = ""
 def test_a_cloud_target_has_only_its_own_endpoints() -> None:
     state = State(
         [
-            cloud(),
-            Target(name="nowaba", url="https://g.example", kind="cloud", phone_number_id=NUMBER),
+            SHOP,
+            cloud_target("nowaba", waba=False),
         ]
     )
     assert set(state.endpoints("shop")) == {Endpoint.PHONE_NUMBER, Endpoint.WABA, Endpoint.TOKEN}
@@ -86,7 +74,7 @@ def test_a_cloud_target_has_only_its_own_endpoints() -> None:
 def test_each_answer_is_on_the_timeline_as_its_verdict(
     scenario: GraphScenario, mark: tuple[str, str]
 ) -> None:
-    state = State([cloud()], clock=Clock())
+    state = State([SHOP], clock=Clock())
     state.record(answer(phone_body(scenario)))
     endpoint = state.get("shop", Endpoint.PHONE_NUMBER)
     assert endpoint is not None
@@ -96,7 +84,7 @@ def test_each_answer_is_on_the_timeline_as_its_verdict(
 
 def test_the_verdict_reads_fresh_answers_only() -> None:
     clock = Clock()
-    state = State([cloud()], clock=clock)
+    state = State([SHOP], clock=clock)
     assert state.cloud("shop") is None
     state.record(answer(phone_body(GraphScenario.BLOCKED)))
     verdict = state.cloud("shop")
@@ -107,7 +95,7 @@ def test_the_verdict_reads_fresh_answers_only() -> None:
 
 
 def test_the_wabas_answer_joins_the_verdict() -> None:
-    state = State([cloud()], clock=Clock())
+    state = State([SHOP], clock=Clock())
     state.record(answer(phone_body(GraphScenario.HEALTHY)))
     deployment = GraphDeployment(GraphConfig(scenario=GraphScenario.WABA_BLOCKED))
     state.record(answer(deployment.waba(["health_status"]), Endpoint.WABA))
@@ -118,7 +106,7 @@ def test_the_wabas_answer_joins_the_verdict() -> None:
 
 
 def test_drops_and_usage_are_remembered() -> None:
-    state = State([cloud()], clock=Clock())
+    state = State([SHOP], clock=Clock())
     state.record(answer(phone_body(GraphScenario.HEALTHY)))
     state.record(
         answer(
@@ -147,7 +135,7 @@ def test_drops_and_usage_are_remembered() -> None:
 
 
 def test_a_removed_target_forgets_its_memory() -> None:
-    state = State([cloud()], clock=Clock())
+    state = State([SHOP], clock=Clock())
     state.record(answer(phone_body(GraphScenario.HEALTHY)))
     assert state.cloud_memory("shop") is not None
     state.set_targets([])
@@ -156,7 +144,7 @@ def test_a_removed_target_forgets_its_memory() -> None:
 
 def test_throttled_is_a_warning_mark_left_out_of_uptime() -> None:
     """Like a 429: Meta's throttling says nothing of whether the number works."""
-    state = State([cloud()], clock=Clock())
+    state = State([SHOP], clock=Clock())
     state.record(answer(phone_body(GraphScenario.HEALTHY)))
     state.record(failure("graph_throttled", 400, at=NOW + 300))
     endpoint = state.get("shop", Endpoint.PHONE_NUMBER)

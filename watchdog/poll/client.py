@@ -1,9 +1,10 @@
 """Poll one target's monitoring endpoints with the right credentials; every outcome is a result.
 
-One `ApiClient` per target. `poll()` never raises: answers and failures alike become a
-`PollResult` with a `reason` (`watchdog.api.endpoints.REASONS`) and a one-line `detail` that
-never carries a secret; the exchange itself and its classification are
-`watchdog.poll.transport`'s. Authentication follows the target's credentials and the auth mode:
+One `ApiClient` per On-Prem target, a `watchdog.poll.polling_client.PollingClient`: `poll()`
+never raises; answers and failures alike become a `PollResult` with a `reason`
+(`watchdog.api.endpoints.REASONS`) and a one-line `detail` that never carries a secret; the
+exchange itself and its classification are `watchdog.poll.transport`'s. Authentication follows
+the target's credentials and the auth mode:
 
 - ``apikey``: ``Authorization: Apikey <key>``; a key file is re-read when it changes.
 - ``bearer``: log in with the web user's password, renew the token before it expires, log in
@@ -16,19 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
 from watchdog.api.diagnosis import ACCESS_DENIED_CODE, is_password_change
-from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, SHAPE, Endpoint
-from watchdog.api.graph_usage import parse_usage_header
-from watchdog.api.results import PollResult
+from watchdog.api.endpoints import AUTH_CONFIG, SHAPE, Endpoint
 from watchdog.base.log import get_logger
-from watchdog.base.redact import Redactor
 from watchdog.base.secrets import read_api_key_file, read_password_file
 from watchdog.base.targets import Target
 from watchdog.base.values import AuthMode
@@ -39,10 +35,10 @@ from watchdog.poll.credentials import (
     SecretSource,
     parse_expires_after,
 )
-from watchdog.poll.tls import TlsContexts
-from watchdog.poll.transport import DEFAULT_MAX_BODY_BYTES, HttpExchange, Outcome, one_line
+from watchdog.poll.polling_client import ClientOptions, PollingClient
+from watchdog.poll.transport import Outcome
 
-__all__ = ["ApiClient", "AuthMode", "run_poll"]
+__all__ = ["ApiClient", "AuthMode"]
 
 log = get_logger(__name__)
 
@@ -51,26 +47,14 @@ _CREDENTIALS_HINT = "set WA_WEB_USERNAME and WA_WEB_PASSWORD (or WA_WEB_PASSWORD
 _CHANGE_HINT = "log in once with a new_password and give the new one to WA_WEB_PASSWORD(_FILE)"
 
 
-class ApiClient:
-    """The HTTP client of one target. Create it inside the event loop that polls with it."""
+class ApiClient(PollingClient):
+    """The HTTP client of one On-Prem target. Create it inside the event loop that polls."""
 
     def __init__(
-        self,
-        target: Target,
-        *,
-        auth_mode: AuthMode = "apikey",
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
-        redactor: Redactor | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        tls_contexts: TlsContexts | None = None,
+        self, target: Target, *, auth_mode: AuthMode = "apikey", **options: Unpack[ClientOptions]
     ) -> None:
-        self.target = target
+        super().__init__(target, **options)
         self.auth_mode: AuthMode = auth_mode
-        self._clock = clock
-        # A private redactor when none is shared: details are scrubbed either way.
-        self._redactor = Redactor() if redactor is None else redactor
-        self._closed = False
         self._bearer_endpoints: set[Endpoint] = set()
         self._warned_no_credentials: set[Endpoint] = set()
 
@@ -95,13 +79,7 @@ class ApiClient:
         )
         self._password_generation = 0
         self._session = BearerSession(
-            login=self._login, clock=clock, target=target.name, redactor=self._redactor
-        )
-        self._http = HttpExchange(
-            target,
-            transport=transport,
-            max_body_bytes=max_body_bytes,
-            tls_contexts=tls_contexts,
+            login=self._login, clock=self._clock, target=target.name, redactor=self._redactor
         )
 
     @property
@@ -109,29 +87,10 @@ class ApiClient:
         """The context the connections verify the target's certificate with."""
         return self._http.tls_context
 
-    async def __aenter__(self) -> ApiClient:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
     # -- polling --------------------------------------------------------------------------
 
-    async def poll(self, endpoint: Endpoint) -> PollResult:
-        """GET one monitoring endpoint and classify the outcome. Never raises."""
-        return await run_poll(
-            self.target.name,
-            endpoint,
-            lambda: self._poll(endpoint),
-            clock=self._clock,
-            redactor=self._redactor,
-        )
-
-    async def _poll(self, endpoint: Endpoint) -> Outcome:
-        if self._closed:
-            return Outcome(INTERNAL, "the client is closed")
-        if self._http.setup_failure is not None:
-            return self._http.setup_failure
+    async def _fetch(self, endpoint: Endpoint) -> Outcome:
+        """GET one monitoring endpoint with the credentials the auth mode says."""
         if self.auth_mode == "bearer" or endpoint in self._bearer_endpoints:
             return await self._poll_bearer(endpoint)
         if self.auth_mode == "auto" and self._key.current() is None and self._has_login():
@@ -251,73 +210,25 @@ class ApiClient:
             log.warning("bearer_expiry_unknown", target=self.target.name)
         return BearerToken(token, obtained_at, expires_at)
 
-    async def aclose(self) -> None:
-        """Log out a held bearer token (best effort, briefly) and close the connections."""
-        if self._closed:
-            return
-        self._closed = True
+    async def _release(self) -> None:
+        """Log out a held bearer token (best effort, briefly)."""
         token = self._session.held
+        if token is None:
+            return
         try:
-            if token is not None:
-                try:
-                    async with asyncio.timeout(min(_LOGOUT_TIMEOUT, self._http.timeout)):
-                        status = await self._http.post(
-                            "/v1/users/logout", {"Authorization": f"Bearer {token}"}
-                        )
-                    log.debug("bearer_logout", target=self.target.name, status=status)
-                except Exception as exc:
-                    log.debug(
-                        "bearer_logout_failed", target=self.target.name, error=type(exc).__name__
-                    )
-        finally:
-            await self._http.aclose()
+            async with asyncio.timeout(min(_LOGOUT_TIMEOUT, self._http.timeout)):
+                status = await self._http.post(
+                    "/v1/users/logout", {"Authorization": f"Bearer {token}"}
+                )
+            log.debug("bearer_logout", target=self.target.name, status=status)
+        except Exception as exc:
+            log.debug("bearer_logout_failed", target=self.target.name, error=type(exc).__name__)
 
     async def _get(self, endpoint: Endpoint, authorization: str) -> Outcome:
         return await self._http.request("GET", endpoint.path, {"Authorization": authorization})
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-async def run_poll(
-    target: str,
-    endpoint: Endpoint,
-    attempt: Callable[[], Awaitable[Outcome]],
-    *,
-    clock: Callable[[], float],
-    redactor: Redactor,
-) -> PollResult:
-    """Run one poll's `attempt` and make its outcome a result, its texts scrubbed of every
-    secret the redactor knows. Never raises: a bug becomes an `internal` result."""
-    started_at = clock()
-    began = time.perf_counter()
-    try:
-        outcome = await attempt()
-    except Exception as exc:
-        log.exception("poll_internal_error", target=target, endpoint=endpoint.value)
-        outcome = Outcome(INTERNAL, f"internal error ({type(exc).__name__}); see the log")
-    error = outcome.api_error
-    if error is not None and (error.details or error.title):
-        # The API's texts may echo what the watchdog sent (a header, a user name, a token).
-        error = replace(
-            error,
-            title=redactor.redact_text(error.title) if error.title else error.title,
-            details=redactor.redact_text(error.details) if error.details else error.details,
-        )
-    return PollResult(
-        target=target,
-        endpoint=endpoint,
-        started_at=started_at,
-        duration=time.perf_counter() - began,
-        status_code=outcome.status_code,
-        reason=outcome.reason,
-        # Scrubbed before it is cut to length: a secret cut in two is no longer recognised.
-        detail=one_line(redactor.redact_text(" ".join(outcome.detail.split()))),
-        api_error=error,
-        # A failure's error body has been read into api_error; it is not kept.
-        body=outcome.body if outcome.reason is None else None,
-        usage=parse_usage_header(outcome.usage),
-    )
 
 
 def _token_of(body: Any) -> tuple[str | None, object]:

@@ -1,36 +1,33 @@
 """Poll one Cloud API number's Graph nodes with its access token; every outcome is a result.
 
-One `GraphClient` per Cloud target, the counterpart of `watchdog.poll.client.ApiClient`:
-`poll()` never raises. The token travels as ``Authorization: Bearer`` (reference §3); a token
-file is re-read when it changes. Graph errors (`{"error": {...}}`, reference §4) become the
-`graph_*` reasons of `watchdog.api.graph_errors`, with Meta's code, message, details and
-fbtrace_id in the result; the usage header of every answer is kept on the result, so the
-scheduler can slow down before Meta throttles.
+One `GraphClient` per Cloud target, the counterpart of `watchdog.poll.client.ApiClient` (both
+are a `watchdog.poll.polling_client.PollingClient`): `poll()` never raises. The token travels
+as ``Authorization: Bearer`` (reference §3); a token file is re-read when it changes. Graph
+errors (`{"error": {...}}`, reference §4) become the `graph_*` reasons of
+`watchdog.api.graph_errors`, with Meta's code, message, details and fbtrace_id in the result;
+the usage header of every answer is kept on the result, so the scheduler can slow down before
+Meta throttles.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Unpack
 from urllib.parse import quote
 
-import httpx
 from pydantic import SecretStr
 
-from watchdog.api.endpoints import AUTH_CONFIG, INTERNAL, Endpoint
+from watchdog.api.endpoints import AUTH_CONFIG, Endpoint
 from watchdog.api.graph import PHONE_NUMBER_FIELDS
 from watchdog.api.graph_errors import describe, graph_reason, parse_graph_error
 from watchdog.api.payloads import ApiErrorInfo
-from watchdog.api.results import PollResult
 from watchdog.base.log import get_logger
 from watchdog.base.redact import Redactor
 from watchdog.base.secrets import read_cloud_token_file
 from watchdog.base.targets import Target
-from watchdog.poll.client import run_poll
 from watchdog.poll.credentials import SecretSource
-from watchdog.poll.tls import TlsContexts
-from watchdog.poll.transport import DEFAULT_MAX_BODY_BYTES, HttpExchange, Outcome
+from watchdog.poll.polling_client import ClientOptions, PollingClient
+from watchdog.poll.transport import Outcome
 
 __all__ = ["GraphClient"]
 
@@ -39,23 +36,11 @@ log = get_logger(__name__)
 _TOKEN_HINT = "set WA_CLOUD_ACCESS_TOKEN or WA_CLOUD_ACCESS_TOKEN_FILE (or access_token_file)"  # noqa: S105
 
 
-class GraphClient:
+class GraphClient(PollingClient):
     """The HTTP client of one Cloud target. Create it inside the event loop that polls."""
 
-    def __init__(
-        self,
-        target: Target,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Callable[[], float] = time.time,
-        redactor: Redactor | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        tls_contexts: TlsContexts | None = None,
-    ) -> None:
-        self.target = target
-        self._clock = clock
-        self._redactor = Redactor() if redactor is None else redactor
-        self._closed = False
+    def __init__(self, target: Target, **options: Unpack[ClientOptions]) -> None:
+        super().__init__(target, **options)
         self._token = SecretSource(
             kind="access_token",
             target=target.name,
@@ -74,31 +59,9 @@ class GraphClient:
             read=_read_app_token,
             variable="WA_CLOUD_APP_TOKEN_FILE" if target.app_token_file else "WA_CLOUD_APP_TOKEN",
         )
-        self._http = HttpExchange(
-            target, transport=transport, max_body_bytes=max_body_bytes, tls_contexts=tls_contexts
-        )
 
-    async def __aenter__(self) -> GraphClient:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def poll(self, endpoint: Endpoint) -> PollResult:
-        """GET one Graph node of the number and classify the outcome. Never raises."""
-        return await run_poll(
-            self.target.name,
-            endpoint,
-            lambda: self._poll(endpoint),
-            clock=self._clock,
-            redactor=self._redactor,
-        )
-
-    async def _poll(self, endpoint: Endpoint) -> Outcome:
-        if self._closed:
-            return Outcome(INTERNAL, "the client is closed")
-        if self._http.setup_failure is not None:
-            return self._http.setup_failure
+    async def _fetch(self, endpoint: Endpoint) -> Outcome:
+        """GET one Graph node of the number."""
         token = self._token.current()
         if token is None:
             return Outcome(AUTH_CONFIG, self._token.problem or f"no access token: {_TOKEN_HINT}")
@@ -129,12 +92,6 @@ class GraphClient:
             app = self._app_token.current()
             return f"/{version}/debug_token?input_token={quote(token, safe='')}", app or token
         raise ValueError(f"{endpoint.value} is not a Cloud API endpoint")
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await self._http.aclose()
 
 
 _VALUE_VAR = "WA_CLOUD_ACCESS_TOKEN"

@@ -27,11 +27,26 @@ FAILING = "WhatsAppHealthFailing"
 AUTH = "WhatsAppAuthRejected"
 RATE_NEAR = "WhatsAppCloudRateLimitNear"
 
+# (status, error code, details, the alerts firing) of a failed poll's answer.
+Pages = dict[str, list[tuple[int | None, int | None, str | None, set[str]]]]
+# The transport's and the body's failures, which no HTTP status decides, page alike for both
+# kinds of target.
+TRANSPORT_PAGES: Pages = {
+    "timeout": [(None, None, None, {UNREACHABLE})],
+    "connect": [(None, None, None, {UNREACHABLE})],
+    "dns": [(None, None, None, {UNREACHABLE})],
+    "tls": [(None, None, None, {UNREACHABLE})],
+    "protocol": [(None, None, None, {UNREACHABLE}), (302, None, None, {UNREACHABLE})],
+    "too_large": [(200, None, None, {FAILING})],
+    "decode": [(200, None, None, {FAILING})],
+    "shape": [(200, None, None, {FAILING})],
+}  # fmt: skip
+
 # Every reason an On-Premises poll fails with (all but the Graph API's), with the answers that
 # produce it: (status, error code, details) and the alerts that must be firing after health has
 # failed that way for 90 s (every rule at its default `for`, at most 60 s). A 429 is both a
 # rate-limit spike and a blind watchdog.
-PAGES: dict[str, list[tuple[int | None, int | None, str | None, set[str]]]] = {
+PAGES: Pages = {
     "http_401": [(401, 1005, "Invalid credentials.", {"WhatsAppAuthRejected"}),
                  (401, None, None, {"WhatsAppAuthRejected"})],
     "http_403": [(403, 1005, "User doesn't have permission", {"WhatsAppAuthRejected"}),
@@ -51,14 +66,7 @@ PAGES: dict[str, list[tuple[int | None, int | None, str | None, set[str]]]] = {
                  (500, None, None, {UNREACHABLE}),
                  (502, None, None, {UNREACHABLE}),
                  (504, None, None, {UNREACHABLE})],
-    "timeout": [(None, None, None, {UNREACHABLE})],
-    "connect": [(None, None, None, {UNREACHABLE})],
-    "dns": [(None, None, None, {UNREACHABLE})],
-    "tls": [(None, None, None, {UNREACHABLE})],
-    "protocol": [(None, None, None, {UNREACHABLE}), (302, None, None, {UNREACHABLE})],
-    "too_large": [(200, None, None, {FAILING})],
-    "decode": [(200, None, None, {FAILING})],
-    "shape": [(200, None, None, {FAILING})],
+    **TRANSPORT_PAGES,
     "auth_config": [(None, None, None, {"WhatsAppAuthRejected"}),
                     (401, 1024, "Password must be changed", {"WhatsAppAuthRejected"})],
     "internal": [(None, None, None, {FAILING})],
@@ -101,15 +109,8 @@ def test_every_failing_health_answer_pages(
 # polls of the number (5 minutes apart) and 90 s more. Graph throttling warns instead of paging
 # (the business's hourly allowance, not the number, is used up); a Graph error Meta calls
 # temporary pages from the third failure in a row, so it does here.
-CLOUD_PAGES: dict[str, list[tuple[int | None, int | None, str | None, set[str]]]] = {
-    "timeout": [(None, None, None, {UNREACHABLE})],
-    "connect": [(None, None, None, {UNREACHABLE})],
-    "dns": [(None, None, None, {UNREACHABLE})],
-    "tls": [(None, None, None, {UNREACHABLE})],
-    "protocol": [(None, None, None, {UNREACHABLE}), (302, None, None, {UNREACHABLE})],
-    "too_large": [(200, None, None, {FAILING})],
-    "decode": [(200, None, None, {FAILING})],
-    "shape": [(200, None, None, {FAILING})],
+CLOUD_PAGES: Pages = {
+    **TRANSPORT_PAGES,
     "http_404": [(404, 803, "Some of the aliases you requested do not exist", {FAILING}),
                  (404, None, None, {FAILING})],
     "http_4xx": [(400, 100, "Unsupported get request", {FAILING}),
@@ -135,8 +136,6 @@ CLOUD_PAGES: dict[str, list[tuple[int | None, int | None, str | None, set[str]]]
     "graph_error": [(200, 100, "Unsupported get request", {FAILING})],
 }  # fmt: skip
 CLOUD_CASES = [(reason, *case) for reason, cases in CLOUD_PAGES.items() for case in cases]
-# A Cloud poll's transport and body failures, which no HTTP status decides.
-_NO_STATUS = ("timeout", "connect", "dns", "tls", "protocol", "too_large", "decode", "shape")
 
 
 def cloud_reasons() -> set[str]:
@@ -148,7 +147,7 @@ def cloud_reasons() -> set[str]:
         for status in range(200, 600)
         for code in codes
     }
-    return by_answer | {*_NO_STATUS, "auth_config", "internal"}
+    return by_answer | {*TRANSPORT_PAGES, "auth_config", "internal"}
 
 
 @pytest.mark.parametrize(("reason", "status", "code", "details", "alerts"), CLOUD_CASES)
@@ -158,7 +157,7 @@ def test_every_failing_cloud_number_poll_pages(
     """A Cloud number's own poll failing 4 times in a row with any reason fires its alert (and
     nothing else): critical, but for Graph throttling, which warns; Meta's words travel into the
     description. The table's answers are what the Graph client makes of them."""
-    if status is not None and reason not in _NO_STATUS:
+    if status is not None and reason not in TRANSPORT_PAGES:
         error = GraphError(code, None, None, details, None, None) if code else None
         assert graph_reason(status, error) == reason
     h = Harness(target=CLOUD)

@@ -4,13 +4,13 @@ what a scrape shows for a number's fresh Graph answers, and what it leaves out."
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from tests.promtool import run_promtool
+from tests.unit.cloud_support import APP, NUMBER, WABA, cloud_target
 from tests.unit.export.test_collector import (
     NOW,
     Clock,
@@ -25,15 +25,12 @@ from watchdog.api.endpoints import Endpoint
 from watchdog.api.graph import PHONE_NUMBER_FIELDS
 from watchdog.api.graph_usage import parse_usage_header
 from watchdog.api.results import PollResult, observe
-from watchdog.base.targets import Target
 from watchdog.export.cloud import CLOUD_FAMILIES, QUALITY_RATINGS
 from watchdog.simulator.graph import BUSINESS_ID, DAY, DEMO_TOKEN, GraphConfig, GraphDeployment
 from watchdog.simulator.graph_scenarios import GraphScenario
 from watchdog.state import State
 
-NUMBER = "106540352242922"
-WABA = "102290129340398"
-APP = "634974688087057"
+SHOP = cloud_target("shop")
 CAN_SEND = "whatsapp_cloud_can_send_message"
 QUALITY = "whatsapp_cloud_quality_rating"
 LIMIT = "whatsapp_cloud_messaging_limit"
@@ -49,18 +46,6 @@ HEADER = json.dumps(
         ]
     }
 )  # fmt: skip
-
-
-def cloud(name: str = "shop", labels: Mapping[str, str] | None = None, **kw: Any) -> Target:
-    return Target(
-        name=name,
-        url="https://graph.example",
-        kind="cloud",
-        phone_number_id=NUMBER,
-        waba_id=WABA,
-        labels=dict(labels or {}),
-        **kw,
-    )
 
 
 def graph(scenario: GraphScenario = GraphScenario.HEALTHY) -> GraphDeployment:
@@ -108,7 +93,7 @@ def polled(
     labels: Mapping[str, str] | None = None,
 ) -> State:
     """A Cloud target whose number (and WABA, token) answered once, at NOW."""
-    state = State([cloud(labels=labels)])
+    state = State([cloud_target("shop", labels=dict(labels or {}))])
     answer(state, Endpoint.PHONE_NUMBER, phone_body(phone))
     answer(state, Endpoint.WABA, waba_body(waba or phone))
     answer(state, Endpoint.TOKEN, token_body(token or phone))
@@ -189,7 +174,7 @@ def test_can_send_message_ignores_calling() -> None:
 def test_an_entity_in_both_answers_is_exported_once_the_numbers_answer_wins() -> None:
     """The WABA, business and app appear in both health statuses: one state set each, from the
     number's answer; an entity only the WABA's answer names comes from it."""
-    state = State([cloud()])
+    state = State([SHOP])
     answer(state, Endpoint.PHONE_NUMBER, phone_body(GraphScenario.HEALTHY))
     waba = waba_body(GraphScenario.WABA_BLOCKED)
     waba["health_status"]["entities"].append(
@@ -208,7 +193,7 @@ def test_an_entity_in_both_answers_is_exported_once_the_numbers_answer_wins() ->
 
 def test_the_wabas_answer_alone_while_the_number_is_stale() -> None:
     """The WABA's fresh health status is exported even when the number's answer went stale."""
-    state = State([cloud()])
+    state = State([SHOP])
     answer(state, Endpoint.PHONE_NUMBER, phone_body(), at=NOW - 3 * 300 - 1)
     answer(state, Endpoint.WABA, waba_body(GraphScenario.WABA_BLOCKED))
     result = scrape(state)
@@ -225,7 +210,7 @@ def test_an_undocumented_status_adds_its_own_series() -> None:
     body = phone_body()
     body["quality_rating"] = "purple"
     body["health_status"]["entities"][0]["can_send_message"] = "PAUSED"
-    state = State([cloud()])
+    state = State([SHOP])
     answer(state, Endpoint.PHONE_NUMBER, body)
     result = scrape(state)
     assert state_set(result, CAN_SEND, "status", entity_type="PHONE_NUMBER") == {
@@ -282,7 +267,7 @@ def test_rate_limit_usage_per_business_type_and_dimension() -> None:
             "222": [{"type": "whatsapp", "total_time": 100, "estimated_time_to_regain_access": 5}],
         }
     )  # fmt: skip
-    state = State([cloud()])
+    state = State([SHOP])
     answer(state, Endpoint.PHONE_NUMBER, phone_body(), usage=header)
     values = {
         (labels["business_id"], labels["type"], labels["dimension"]): value
@@ -367,7 +352,7 @@ def test_a_failed_poll_keeps_exporting_the_fresh_success() -> None:
 
 def test_an_unusable_answer_is_a_shape_failure_with_no_cloud_series() -> None:
     """A 200 whose body is not a phone number: down with reason shape, nothing else exported."""
-    state = State([cloud()])
+    state = State([SHOP])
     answer(state, Endpoint.PHONE_NUMBER, {"html": "<h1>proxy</h1>"})
     result = scrape(state)
     assert result.value("whatsapp_up", endpoint="phone_number") == 0
@@ -380,7 +365,7 @@ def test_an_on_prem_target_exports_no_cloud_family() -> None:
     target has no gateway, API-info or re-export bookkeeping series."""
     alone = scrape(healthy_state())
     assert not [n for n in alone.names() if n.startswith("whatsapp_cloud_")]
-    state = State([target(), cloud()])
+    state = State([target(), SHOP])
     poll_simulator(state, "prod", simulator())
     answer(state, Endpoint.PHONE_NUMBER, phone_body())
     mixed = scrape(state)
@@ -447,18 +432,9 @@ def test_help_says_what_and_where_from() -> None:
 def test_promtool_accepts_the_cloud_exposition() -> None:
     """`promtool check metrics` parses the exposition of a Cloud target (every Cloud family, a
     failing poll, a clashing user label) and reports no lint problem."""
-    promtool = shutil.which("promtool")
-    assert promtool is not None, "promtool not found on PATH: install Prometheus (CI does)"
     state = polled(GraphScenario.BLOCKED, token=GraphScenario.TOKEN_EXPIRING, labels={"type": "x"})
     answer(state, Endpoint.WABA, at=NOW + 1, reason="graph_error", status=400)
     text = scrape(state, Clock(NOW + 1)).text
     assert "whatsapp_cloud_token_expiry_timestamp_seconds{" in text
-    result = subprocess.run(
-        [promtool, "check", "metrics"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_promtool("check", "metrics", stdin=text)
     assert (result.returncode, result.stdout + result.stderr) == (0, "")

@@ -9,7 +9,7 @@ import re
 
 from tests.html_tree import Element
 from tests.html_tree import parse as parse_tree
-from tests.unit.web.cloud_support import (
+from tests.unit.cloud_support import (
     BLOCKED,
     CALLING_BLOCKED,
     DISPLAY_NAME_PENDING,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.web.cloud_support import (
+from tests.unit.cloud_support import (
     BLOCKED,
     CALLING_BLOCKED,
     DISCONNECTED,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.unit.web.cloud_support import (
+from tests.unit.cloud_support import (
     BLOCKED,
     BUSINESS,
     CALLING_BLOCKED,

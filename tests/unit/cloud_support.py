@@ -1,6 +1,6 @@
-"""What the Cloud target tests of the status document, page and `check` share: Graph answers
-shaped as Meta documents them (reference §1-§4, `whatsapp-cloud-api-monitoring.md`), recorded
-into a state through the real parsers.
+"""What the Cloud target tests share: a Cloud target, and Graph answers shaped as Meta
+documents them (reference §1-§4, `whatsapp-cloud-api-monitoring.md`), recorded into a state
+through the real parsers (the status document, page, `check`).
 
 The bodies follow the documentation, not the simulator: the LIMITED and the SIP (calling-only
 BLOCKED) health statuses are Meta's own examples; 141006 (payment method, WABA BLOCKED) is the
