@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from watchdog.alerts.history import History
 from watchdog.api.cloud import CloudMemory
 from watchdog.api.diagnosis import Failure, diagnose
-from watchdog.api.endpoints import GRAPH_PERMISSION, Endpoint, primary
+from watchdog.api.endpoints import Endpoint, primary
 from watchdog.api.gateways import NOT_REGISTERED, GatewayVerdict
 from watchdog.api.payloads import Health
 from watchdog.api.results import Observation
@@ -51,6 +51,16 @@ class TargetView:
         if state is None or state.last is None or not state.last.ok or not state.fresh(self.now):
             return None
         return state.last
+
+    def recent(self, endpoint: Endpoint) -> Observation | None:
+        """The last successful answer of `endpoint` while it is fresh, even when a later poll
+        failed: a Cloud number's state (a block, a RED rating) is Meta's until an answer says
+        otherwise, so a throttled or failed poll must not resolve its alert (the poll's failure
+        has rules of its own). `/metrics` and the page keep it just as long."""
+        state = self.endpoints.get(endpoint)
+        if state is None or state.last_success is None or not state.fresh(self.now):
+            return None
+        return state.last_success
 
     def fresh_health(self) -> Health | None:
         state = self.endpoints.get(Endpoint.HEALTH)
@@ -223,12 +233,12 @@ def auth_rejected(view: TargetView) -> list[Condition]:
     for endpoint, state in view.endpoints.items():
         if state.last is None:
             continue
-        result = state.last.result
-        if endpoint is Endpoint.TOKEN and result.reason == GRAPH_PERMISSION:
-            # debug_token refused without an app token: only the token's expiry stays unknown;
-            # the token still works where it matters, or the number's own polls say otherwise.
+        if endpoint is Endpoint.TOKEN:
+            # debug_token's refusal may be the app token's, not the access token's, and its
+            # answer is up to a day old; a rejected access token fails the number's own poll,
+            # made with it. WhatsAppTokenExpiring speaks for debug_token (as the PromQL rule).
             continue
-        diagnosis = diagnose(result)
+        diagnosis = diagnose(state.last.result)
         if diagnosis is None or diagnosis.failure is not Failure.AUTH:
             continue
         rejected.append(f"{endpoint.value}: {state.last.result.detail}")

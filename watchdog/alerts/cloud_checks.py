@@ -1,9 +1,10 @@
 """What the Cloud API alert rules check: conditions over one Cloud target's answers at one moment.
 
 The Cloud counterpart of the gateway and node checks in `watchdog.alerts.checks`: pure functions
-of a `TargetView`, timing left to the engine. They read only fresh answers of polls that
-succeeded (`TargetView.fresh`), and what the state remembers (`TargetView.cloud`: drops, the
-latest usage header); an On-Premises target has neither, so it never gets a Cloud condition.
+of a `TargetView`, timing left to the engine. They read the latest successful answers while
+they are fresh (`TargetView.recent`: a failed poll in between changes nothing Meta said), and
+what the state remembers (`TargetView.cloud`: drops, the latest usage header); an On-Premises
+target has neither, so it never gets a Cloud condition.
 Facts: `whatsapp-cloud-api-monitoring.md` §1-§4 and the recommendation of §9.
 """
 
@@ -12,8 +13,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from watchdog.alerts.checks import Condition, TargetView
-from watchdog.api.cloud import RED
-from watchdog.api.endpoints import GRAPH_THROTTLED, Endpoint, primary
+from watchdog.api.cloud import RED, has_app_token
+from watchdog.api.endpoints import (
+    GRAPH_PERMISSION,
+    GRAPH_THROTTLED,
+    GRAPH_TOKEN,
+    Endpoint,
+    primary,
+)
 from watchdog.api.graph import CLOUD_API, CONNECTED, PhoneNumber
 from watchdog.api.graph_health import AVAILABLE, BLOCKED, LIMITED, Entity, HealthStatus
 from watchdog.api.graph_usage import Usage
@@ -42,7 +49,7 @@ _BLOCKS = {
 
 
 def _phone(view: TargetView) -> PhoneNumber | None:
-    observation = view.fresh(Endpoint.PHONE_NUMBER)
+    observation = view.recent(Endpoint.PHONE_NUMBER)
     return observation.phone if observation is not None else None
 
 
@@ -58,7 +65,7 @@ def _entities(view: TargetView) -> list[Entity]:
     phone = _phone(view)
     if phone is not None and phone.health is not None:
         healths.append(("PHONE_NUMBER", phone.id or view.target.phone_number_id, phone.health))
-    waba = view.fresh(Endpoint.WABA)
+    waba = view.recent(Endpoint.WABA)
     if waba is not None and waba.waba is not None:
         healths.append(("WABA", view.target.waba_id, waba.waba))
     seen: dict[tuple[str, str], Entity] = {}
@@ -291,8 +298,36 @@ def cloud_rate_limit_near(view: TargetView, *, threshold: int) -> list[Condition
     ]
 
 
+def _app_token_refused(view: TargetView) -> list[Condition]:
+    """debug_token refused the app token the watchdog was given: the expiry goes unwatched, so
+    the token could expire without a warning."""
+    state = view.endpoints.get(Endpoint.TOKEN)
+    last = state.last if state is not None else None
+    if last is None or last.ok or not has_app_token(view.target):
+        return []
+    if last.result.reason not in (GRAPH_TOKEN, GRAPH_PERMISSION):
+        return []
+    return [
+        Condition(
+            summary=(
+                f"The watchdog cannot read when the access token of {view.target.name} expires"
+            ),
+            description=(
+                f"debug_token refuses the app token ({last.result.detail}), so no warning "
+                "comes before the access token expires. Give the watchdog a valid app token "
+                "of the app the system user's token belongs to ('<app id>|<app secret>', "
+                "WA_CLOUD_APP_TOKEN_FILE or the target's app_token_file: it is re-read on "
+                "change), or none at all: the token then inspects itself where Meta allows it."
+            ),
+        )
+    ]
+
+
 def token_expiring(view: TargetView, *, within: float) -> list[Condition]:
-    observation = view.fresh(Endpoint.TOKEN)
+    refused = _app_token_refused(view)
+    if refused:
+        return refused
+    observation = view.recent(Endpoint.TOKEN)
     info = observation.token if observation is not None else None
     if info is None:
         return []

@@ -12,13 +12,45 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from watchdog.api.endpoints import GRAPH_OTHER, GRAPH_PERMISSION, GRAPH_TOKEN, Endpoint
 from watchdog.api.graph import CLOUD_API, CONNECTED, PhoneNumber, limit_rank, throughput_rank
 from watchdog.api.graph_health import AVAILABLE, BLOCKED, LIMITED, HealthStatus
 from watchdog.api.graph_usage import Usage
+from watchdog.api.results import PollResult
+from watchdog.base.targets import Target
 
-__all__ = ["RED", "CloudMemory", "CloudVerdict", "Drop", "cloud_verdict"]
+__all__ = [
+    "RED",
+    "CloudMemory",
+    "CloudVerdict",
+    "Drop",
+    "cloud_verdict",
+    "has_app_token",
+    "token_unchecked",
+]
 
 RED = "RED"
+
+
+def has_app_token(target: Target) -> bool:
+    return target.app_token is not None or target.app_token_file is not None
+
+
+def token_unchecked(target: Target, endpoint: Endpoint, result: PollResult) -> bool:
+    """True when Graph refused `debug_token` while the watchdog inspected the access token with
+    itself, having no app token: only the token's expiry stays unknown.
+
+    Meta documents debug_token for an app token or an app developer's token (reference §3);
+    whether a system user's token may inspect itself is UNCONFIRMED, and a refusal may come as
+    any Graph error (100 for a missing app token, 190, 10/200). The token's own trouble shows
+    on the number's poll, made with the same token, so none of these is a problem of the
+    target's.
+    """
+    return (
+        endpoint is Endpoint.TOKEN
+        and not has_app_token(target)
+        and result.reason in (GRAPH_TOKEN, GRAPH_PERMISSION, GRAPH_OTHER)
+    )
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,9 @@ from enum import IntEnum
 from typing import Any
 
 from watchdog.alerts.model import AlertView
+from watchdog.api.cloud import token_unchecked
 from watchdog.api.diagnosis import api_error_text, diagnose
-from watchdog.api.endpoints import (
-    GRAPH_PERMISSION,
-    GRAPH_THROTTLED,
-    RATE_LIMITED,
-    Endpoint,
-    primary,
-)
+from watchdog.api.endpoints import GRAPH_THROTTLED, RATE_LIMITED, Endpoint, primary
 from watchdog.base.log import get_logger
 from watchdog.base.targets import Target
 from watchdog.state import Change, EndpointState, State
@@ -76,22 +71,20 @@ def _is_cloud(state: State, target: str) -> bool:
     return spec is not None and primary(spec) is Endpoint.PHONE_NUMBER
 
 
-def _quiet(endpoint: Endpoint, state: EndpointState) -> bool:
-    """A failure that says nothing about the target: `debug_token` refused for want of an app
-    token leaves only the token's expiry unknown (the configuration allows that)."""
-    assert state.last is not None
-    return endpoint is Endpoint.TOKEN and state.last.result.reason == GRAPH_PERMISSION
-
-
-def _other_problems(endpoints: dict[Endpoint, EndpointState], main: Endpoint) -> list[str]:
-    """The failures of the endpoints other than *main*: each only warns."""
+def _other_problems(
+    target: Target | None, endpoints: dict[Endpoint, EndpointState], main: Endpoint
+) -> list[str]:
+    """The failures of the endpoints other than *main*: each only warns. `debug_token` refused
+    for want of an app token is none: only the token's expiry stays unknown (`token_unchecked`)."""
     return [
         _failure_summary(endpoint, endpoint_state)
         for endpoint, endpoint_state in endpoints.items()
         if endpoint is not main
         and endpoint_state.last is not None
         and not endpoint_state.last.ok
-        and not _quiet(endpoint, endpoint_state)
+        and not (
+            target is not None and token_unchecked(target, endpoint, endpoint_state.last.result)
+        )
     ]
 
 
@@ -119,7 +112,7 @@ def verdict(state: State, target: str, now: float) -> Verdict:
         return Verdict(Level.WARNING, f"not registered: {gateway.summary}")
     if not gateway.up:
         return Verdict(Level.CRITICAL, f"gateway down: {gateway.summary}")
-    problems = _other_problems(endpoints, Endpoint.HEALTH)
+    problems = _other_problems(state.target(target), endpoints, Endpoint.HEALTH)
     if problems or gateway.degraded:
         return Verdict(Level.WARNING, "; ".join([gateway.summary, *problems]))
     return Verdict(Level.OK, gateway.summary)
@@ -149,7 +142,7 @@ def _cloud_verdict(state: State, target: str, now: float) -> Verdict:
         return Verdict(Level.UNKNOWN, "no fresh phone_number answer")
     if not cloud.up:
         return Verdict(Level.CRITICAL, cloud.summary)
-    problems = _other_problems(endpoints, Endpoint.PHONE_NUMBER)
+    problems = _other_problems(state.target(target), endpoints, Endpoint.PHONE_NUMBER)
     if problems or cloud.degraded:
         return Verdict(Level.WARNING, "; ".join([cloud.summary, *problems]))
     return Verdict(Level.OK, cloud.summary)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.unit.alerts.harness import CLOUD, T0, TARGET, Harness, names, usage
 from watchdog.alerts.checks import TargetView
@@ -198,6 +199,24 @@ def test_one_failed_poll_neither_resolves_nor_pages_again() -> None:
     # No answer for 25 minutes: the last one goes stale after 15, the alert resolves 10 later.
     assert names([a for a in elapse(h, 24 * 60) if a.name == BLOCKED]) == []
     assert names([a for a in elapse(h, 60) if a.name == BLOCKED]) == [(BLOCKED, "resolved")]
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "code"),
+    [("graph_throttled", 400, 80008), ("graph_transient", 503, 2), ("timeout", None, None)],
+)
+def test_a_failed_poll_between_blocked_answers_does_not_resolve(
+    reason: str, status: int | None, code: int | None
+) -> None:
+    """Even without keep_firing_for, a throttled or failed poll leaves Meta's last word (the
+    number is blocked) standing while it is fresh: no resolved, no second page."""
+    h = cloud(GraphScenario.BLOCKED, rules=[CloudBlocked(keep_firing_for=0)])
+    assert names(h.ok(PHONE)) == [(BLOCKED, "firing")]
+    h.advance(300)
+    h.fail(PHONE, reason, status, code, "Graph says no")
+    elapse(h, 300)
+    h.ok(PHONE)
+    assert [a for a in names(h.sent) if a[0] == BLOCKED] == [(BLOCKED, "firing")]
 
 
 def test_cloud_blocked_has_its_own_for() -> None:
@@ -445,12 +464,37 @@ def test_an_invalid_token_warns_that_it_is_not_valid() -> None:
     assert "(Graph error 190, subcode 463)" in fired[0].annotations["description"]
 
 
-def test_a_stale_or_failed_token_answer_says_nothing() -> None:
+def test_a_failed_token_poll_keeps_the_warning_until_the_answer_is_stale() -> None:
+    """A failed debug_token poll changes nothing Meta said about the token: the warning stays
+    (even without keep_firing_for) until the last answer is older than 3 token intervals."""
     h = cloud(GraphScenario.TOKEN_EXPIRING, rules=[TokenExpiring(keep_firing_for=0)])
     assert names(h.ok(Endpoint.TOKEN)) == [(TOKEN, "firing")]
     h.advance(60)
     h.fail(Endpoint.TOKEN, "graph_transient", 503, 2, "Service temporarily unavailable")
-    assert names(h.sent) == [(TOKEN, "firing"), (TOKEN, "resolved")]
+    assert names(h.sent) == [(TOKEN, "firing")]
+    # The answer came at T0: stale 3 days later.
+    assert names(elapse(h, 3 * DAY - 3600 - 60, step=3600)) == []
+    assert names(elapse(h, 2 * 3600, step=3600)) == [(TOKEN, "resolved")]
+
+
+@pytest.mark.parametrize(("app_token", "fires"), [(True, True), (False, False)])
+def test_a_refused_app_token_warns_that_the_expiry_is_unwatched(
+    app_token: bool, fires: bool
+) -> None:
+    """With an app token, debug_token refusing it leaves the expiry unwatched: a warning that
+    names the app token. Without one, the token inspecting itself may be refused (Meta
+    documents debug_token for app tokens): nothing to warn of."""
+    app = SecretStr("634974688087057|0123456789abcdef")
+    target = CLOUD.model_copy(update={"app_token": app} if app_token else {})
+    h = Harness(target=target, rules=[AuthRejected(enabled=False)])
+    h.graph.set_scenario(GraphScenario.HEALTHY)
+    fired = h.fail(Endpoint.TOKEN, "graph_token", 400, 190, "Invalid OAuth access token")
+    assert names(fired) == ([(TOKEN, "firing")] if fires else [])
+    if fires:
+        assert fired[0].annotations["summary"] == (
+            "The watchdog cannot read when the access token of shop expires"
+        )
+        assert "app token" in fired[0].annotations["description"]
 
 
 # -- WhatsAppAuthRejected on Cloud endpoints ----------------------------------------------------
@@ -464,9 +508,10 @@ def test_a_stale_or_failed_token_answer_says_nothing() -> None:
         (PHONE, "auth_config", None, None, True),
         (Endpoint.WABA, "graph_permission", 403, 200, True),
         (Endpoint.WABA, "graph_token", 401, 190, True),
-        (Endpoint.TOKEN, "graph_token", 401, 190, True),
-        (Endpoint.TOKEN, "auth_config", None, None, True),
-        # debug_token refused without an app token: only the expiry stays unknown.
+        # debug_token's refusal may be the app token's and is up to a day old: the number's
+        # own poll speaks for the access token.
+        (Endpoint.TOKEN, "graph_token", 401, 190, False),
+        (Endpoint.TOKEN, "auth_config", None, None, False),
         (Endpoint.TOKEN, "graph_permission", 403, 10, False),
     ],
 )

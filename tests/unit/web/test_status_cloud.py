@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.unit.cloud_support import (
     BLOCKED,
@@ -20,6 +21,7 @@ from tests.unit.cloud_support import (
     T0,
     WABA_BLOCKED,
     cloud_state,
+    cloud_target,
     phone,
     polled,
     record,
@@ -144,16 +146,28 @@ def test_the_waba_and_token_polls_failing_only_warn() -> None:
     assert summary.endswith(": waba 503")
 
     state = polled()
-    record_failed(state, "graph_token", 401, Endpoint.TOKEN, at=T0 + 1, detail="token 190")
+    record_failed(state, "graph_transient", 503, Endpoint.TOKEN, at=T0 + 1, detail="token 503")
     assert judged(state)[0] is Level.WARNING
 
 
-def test_debug_token_refused_for_want_of_an_app_token_is_no_warning() -> None:
-    """Without an app token, Graph may refuse `debug_token` (code 10/200): only the token's
-    expiry is unknown, which the configuration allows; the number is fine."""
+@pytest.mark.parametrize(
+    ("reason", "status_code"),
+    [("graph_permission", 403), ("graph_token", 400), ("graph_error", 400)],
+)
+def test_debug_token_refused_for_want_of_an_app_token_is_no_warning(
+    reason: str, status_code: int
+) -> None:
+    """Without an app token, Graph may refuse `debug_token` in any of its words (100 for a
+    missing app token, 190, 10/200): only the token's expiry is unknown, which the
+    configuration allows; the number is fine. With an app token, the same refusal warns."""
     state = polled()
-    record_failed(state, "graph_permission", 403, Endpoint.TOKEN, at=T0 + 1)
+    record_failed(state, reason, status_code, Endpoint.TOKEN, at=T0 + 1)
     assert judged(state)[0] is Level.OK
+
+    state = cloud_state(cloud_target(app_token=SecretStr("634974688087057|0123456789abcdef")))
+    record(state, HEALTHY_PHONE)
+    record_failed(state, reason, status_code, Endpoint.TOKEN, at=T0 + 1)
+    assert judged(state)[0] is Level.WARNING
 
 
 def test_a_firing_alert_raises_a_cloud_targets_level() -> None:
