@@ -343,8 +343,8 @@ def test_throttling_usage_climbs_then_graph_throttled(graph: Graph) -> None:
     assert percents == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
     interval = 300.0
     waits = [usage_wait(o.result.usage, interval) for o in allowed]
-    # At 100 % Graph already says when access comes back: the wait runs until then.
-    assert waits == [0.0] * 7 + [interval, interval, 3600 - interval]
+    # At 100 % three intervals more; the regain time counts once Graph throttles.
+    assert waits == [0.0] * 7 + [interval, interval, 3 * interval]
     assert allowed[-1].result.usage[0].regain_minutes == 60
 
     assert refused.result.reason == "graph_throttled"
@@ -354,7 +354,7 @@ def test_throttling_usage_climbs_then_graph_throttled(graph: Graph) -> None:
     [usage] = refused.result.usage
     assert usage.call_count == 100
     assert usage.regain_minutes == 60
-    assert usage_wait(refused.result.usage, interval) == 3600 - interval
+    assert usage_wait(refused.result.usage, interval, throttled=True) == 3600 - interval
     assert graph.calls() == 10  # the refused call is not counted
 
     graph.clock.advance(3_600)

@@ -20,6 +20,7 @@ from watchdog.api import graph_fields as field
 __all__ = [
     "HEADER",
     "MAX_USAGES",
+    "MAX_USAGE_WAIT",
     "SLOW_AT",
     "Usage",
     "parse_usage_header",
@@ -37,6 +38,9 @@ MAX_HEADER: Final = 32_768
 # A percentage past 100 only says "throttled"; past this it is junk, capped so that it stays a
 # finite number a gauge and a comparison can use.
 MAX_PERCENT: Final = 10_000.0
+# The longest a usage header holds polls back beyond their interval: the hour of the allowance's
+# rolling window.
+MAX_USAGE_WAIT: Final = 3_600.0
 # A week: longer than any block reference §4 mentions (72 h for registrations).
 MAX_REGAIN_MINUTES: Final = 10_080.0
 
@@ -108,15 +112,23 @@ def worst_percent(usages: Iterable[Usage]) -> float | None:
     return max((v for v in values if v is not None), default=None)
 
 
-def usage_wait(usages: Iterable[Usage], interval: float) -> float:
+def usage_wait(usages: Iterable[Usage], interval: float, *, throttled: bool = False) -> float:
     """How long to wait beyond `interval` before the next poll, given the usage the last answer
-    reported: until access is regained when Graph says when, three intervals at or past 100 %,
-    one from `SLOW_AT` (halving the pace), else 0."""
+    reported: one interval from `SLOW_AT` (halving the pace), three at or past 100 %, and, when
+    Graph throttled this very call, until it says access comes back; never more than
+    `MAX_USAGE_WAIT`.
+
+    A regain time on an answer that went through is about another use case or business of the
+    header's (it lists up to 32), not about these calls. The cap keeps a days-long interval
+    (the token's) or a days-long block from hiding the number for days: the allowance is an
+    hourly rolling window, and one call an hour while blocked costs nothing worth saving.
+    """
     usages = tuple(usages)
-    regain = max((u.regain_minutes or 0.0 for u in usages), default=0.0)
-    if regain > 0:
-        return max(regain * 60.0 - interval, interval)
+    regain = max((u.regain_minutes or 0.0 for u in usages), default=0.0) if throttled else 0.0
     worst = worst_percent(usages)
-    if worst is None or worst < SLOW_AT:
-        return 0.0
-    return 3 * interval if worst >= 100 else interval
+    wait = 0.0
+    if regain > 0:
+        wait = regain * 60.0 - interval
+    if worst is not None and worst >= SLOW_AT:
+        wait = max(wait, 3 * interval if worst >= 100 else interval)
+    return min(max(wait, 0.0), MAX_USAGE_WAIT)

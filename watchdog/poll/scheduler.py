@@ -18,7 +18,7 @@ from typing import Protocol
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from watchdog.api.endpoints import Endpoint
+from watchdog.api.endpoints import GRAPH_THROTTLED, Endpoint
 from watchdog.api.graph_usage import usage_wait
 from watchdog.api.results import Observation, PollResult, observe
 from watchdog.base.log import get_logger
@@ -251,7 +251,7 @@ class Poller:
             backoff_seconds(interval, state.consecutive_throttled if state else 0),
             # A Cloud answer says how much of the hourly allowance is used: slow down before
             # Meta throttles, and hold off until it lets calls through again.
-            usage_wait(result.usage, interval),
+            usage_wait(result.usage, interval, throttled=result.reason == GRAPH_THROTTLED),
         )
         if state is not None:
             # The earliest next poll: the normal interval plus the backoff.

@@ -8,6 +8,7 @@ import pytest
 
 from watchdog.api.graph_usage import (
     MAX_PERCENT,
+    MAX_USAGE_WAIT,
     MAX_USAGES,
     Usage,
     parse_usage_header,
@@ -122,18 +123,31 @@ def test_object_count_is_bounded() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "wait"),
+    ("header", "throttled", "wait"),
     [
-        (None, 0.0),
-        ('{"1": [{"call_count": 79, "total_time": 10}]}', 0.0),
-        ('{"1": [{"call_count": 10, "total_cputime": 80}]}', 300.0),
-        ('{"1": [{"call_count": 99}], "2": [{"total_time": 100}]}', 900.0),
-        # Graph says when calls are allowed again: wait until then (at least one interval).
-        ('{"1": [{"call_count": 100, "estimated_time_to_regain_access": 30}]}', 1500.0),
-        ('{"1": [{"call_count": 100, "estimated_time_to_regain_access": 1}]}', 300.0),
+        (None, False, 0.0),
+        ('{"1": [{"call_count": 79, "total_time": 10}]}', False, 0.0),
+        ('{"1": [{"call_count": 10, "total_cputime": 80}]}', False, 300.0),
+        ('{"1": [{"call_count": 99}], "2": [{"total_time": 100}]}', False, 900.0),
+        # Graph throttled this call and says when calls are allowed again: wait until then.
+        ('{"1": [{"call_count": 100, "estimated_time_to_regain_access": 30}]}', True, 1500.0),
+        ('{"1": [{"call_count": 100, "estimated_time_to_regain_access": 1}]}', True, 900.0),
+        ('{"1": [{"call_count": 5, "estimated_time_to_regain_access": 2}]}', True, 0.0),
+        # A block of days: one poll an hour still sees when it ends.
+        ('{"1": [{"call_count": 100, "estimated_time_to_regain_access": 4320}]}', True, 3600.0),
+        # The call went through: a regain time is another use case's or business's.
+        ('{"1": [{"call_count": 5}], "2": [{"estimated_time_to_regain_access": 600}]}', False, 0.0),
     ],
 )
-def test_polls_slow_down_before_the_allowance_runs_out(header: str | None, wait: float) -> None:
-    """At a 5-min interval: from 80 % one extra interval, at 100 % three, and a stated regain
-    time is waited out."""
-    assert usage_wait(parse_usage_header(header), 300.0) == wait
+def test_polls_slow_down_before_the_allowance_runs_out(
+    header: str | None, throttled: bool, wait: float
+) -> None:
+    """At a 5-min interval: from 80 % one extra interval, at 100 % three, and when Graph
+    throttled the call, its stated regain time is waited out, for an hour at most."""
+    assert usage_wait(parse_usage_header(header), 300.0, throttled=throttled) == wait
+
+
+def test_a_long_interval_waits_an_hour_at_most() -> None:
+    """The token's daily poll at 100 %: one hour more, not three days."""
+    usages = parse_usage_header('{"1": [{"call_count": 100}]}')
+    assert usage_wait(usages, 86_400.0) == MAX_USAGE_WAIT == 3600.0
