@@ -220,12 +220,20 @@ FIELDS: tuple[Field, ...] = (
     Field("timeout", "WATCHDOG_TIMEOUT", Timeout, 5.0, show=_duration, target_key="timeout",
           reload="reload", doc="per request, at most `60s`"),
     Field("tls_ca_file", "WATCHDOG_TLS_CA_FILE", CaFile | None, show=_path,
-          target_key="tls_ca_file", reload="reload", doc_default="system CAs",
-          doc="CA bundle for the Webapp's certificate (the client side; the watchdog's own "
-          "HTTPS is `WATCHDOG_TLS_CERT_FILE`)"),
+          target_key="tls_ca_file", reload="reload", doc_default="system CAs", kind="onprem",
+          doc="On-Premises targets: CA bundle for the Webapp's certificate (the client side; the "
+          "watchdog's own HTTPS is `WATCHDOG_TLS_CERT_FILE`)"),
     Field("tls_insecure", "WATCHDOG_TLS_INSECURE", Flag, False, target_key="tls_insecure",
-          reload="reload",
-          doc="skip certificate verification (the Webapp ships a self-signed one)"),
+          reload="reload", kind="onprem",
+          doc="On-Premises targets: skip certificate verification (the Webapp ships a "
+          "self-signed one)"),
+    # A Cloud target inherits neither: Graph's certificate is public (a Webapps' CA bundle would
+    # refuse it), and the access token must not go out unverified because the Webapps' is
+    # self-signed. It may set its own, for an egress proxy that intercepts TLS.
+    Field("cloud_tls_ca_file", None, CaFile | None, show=_path, scope="target",
+          target_key="tls_ca_file", kind="cloud"),
+    Field("cloud_tls_insecure", None, Flag, False, scope="target", target_key="tls_insecure",
+          kind="cloud"),
     Field("listen", "WATCHDOG_LISTEN", ListenAddress, "0.0.0.0:9877",
           doc="where the watchdog serves `/metrics`, probes and its status page"),
     Field("tls_cert_file", "WATCHDOG_TLS_CERT_FILE", PemFile | None, show=_path,

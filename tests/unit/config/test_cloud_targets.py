@@ -68,6 +68,31 @@ def test_environment_form_and_side_by_side_with_onprem() -> None:
     assert (bare.name, bare.waba_id) == (f"{NUMBER[:-1]}1", None)
 
 
+def test_cloud_targets_do_not_inherit_the_webapps_tls_settings(tmp: str) -> None:
+    """WATCHDOG_TLS_INSECURE is for the Webapps' self-signed certificates: the token never goes
+    out unverified because of it, and a Webapps' CA bundle would refuse Graph's public
+    certificate. A Cloud target may set either itself (an egress proxy intercepting TLS)."""
+    ca = Path(tmp) / "ca.pem"
+    ca.write_text("not read at load time\n", encoding="utf-8")
+    config = write_yaml(
+        tmp,
+        {
+            "api_key": KEY,
+            "cloud_access_token": TOKEN,
+            "tls_insecure": True,
+            "tls_ca_file": str(ca),
+            "targets": [
+                {"name": "prod", "url": "https://wa-prod.example"},
+                {"name": "shop", "kind": "cloud", "phone_number_id": NUMBER},
+                {"name": "lab", "kind": "cloud", "phone_number_id": WABA, "tls_insecure": True},
+            ],
+        },
+    )
+    prod, shop, lab = load_settings({"WATCHDOG_CONFIG_FILE": config}).targets
+    assert (prod.tls_insecure, shop.tls_insecure, lab.tls_insecure) == (True, False, True)
+    assert (prod.tls_ca_file, shop.tls_ca_file) == (ca, None)
+
+
 def test_only_cloud_targets_need_no_api_key() -> None:
     settings = load_settings(
         {"WATCHDOG_CLOUD_TARGETS": f"shop={NUMBER}", "WA_CLOUD_ACCESS_TOKEN": TOKEN}
