@@ -294,9 +294,17 @@ def _graph(reason: str, status: int | None, error: ApiErrorInfo | None) -> Diagn
             "answers 404 Not Found",
             "Check the target's url, graph_version and the node id.",
         )
-    code = f", code {error.code}" if error is not None and error.code is not None else ""
+    if error is None:
+        return Diagnosis(
+            Failure.PROXY,
+            f"answers HTTP {status} without Graph's error envelope",
+            "Something between the watchdog and Meta answered (an egress proxy, a gateway, a "
+            "firewall): check that it lets the watchdog reach graph.facebook.com, and the "
+            "target's url.",
+        )
+    code = f", code {error.code}" if error.code is not None else ""
     return Diagnosis(
-        Failure.API_ERROR if error is not None else Failure.PROXY,
+        Failure.API_ERROR,
         f"answers HTTP {status}{code}",
         "Check the phone_number_id / waba_id and the token's access to them; Meta's message "
         "is in the detail.",

@@ -145,18 +145,21 @@ def graph_reason(status_code: int | None, error: GraphError | None) -> str:
     """The failure reason of a Graph call answered with `status_code` and `error`.
 
     The error code decides when the table knows it (a 400 with code 190 is a token problem);
-    otherwise 401, 403, 429 map to the groups, and so do 500 and 503 when Meta's envelope is
-    there; other statuses get the On-Premises reasons (`http_404`, `http_4xx`, `http_503`,
-    `http_5xx`, `protocol` for a redirect).
+    otherwise, when Meta's envelope is there, 401, 403, 429, 500 and 503 map to the groups;
+    without it only 401 and 429 do, and the statuses get the On-Premises reasons (`http_403`,
+    `http_404`, `http_4xx`, `http_503`, `http_5xx`, `protocol` for a redirect).
     """
     group = _group(error) if error is not None else None
     if group is not None:
         return group.reason
     if status_code is None or 200 <= status_code < 300:
         return OTHER
-    if error is None and status_code >= 500:
+    if error is None and status_code not in (401, 429):
         # No Graph envelope: whatever stands between the watchdog and Meta (an egress proxy,
-        # a gateway) answered, not Meta; its 5xx says nothing about Meta's state.
+        # a gateway, a WAF) answered, not Meta, which wraps every error in one; its 5xx says
+        # nothing about Meta's state, its 403 (a WAF's "forbidden") nothing about the token,
+        # as for an On-Premises target. A bare 401 still speaks of the credentials sent (a
+        # proxy wanting its own says 407), and a 429 holds the watchdog back whoever says it.
         return status_reason(status_code)
     return _BY_STATUS.get(status_code) or status_reason(status_code)
 

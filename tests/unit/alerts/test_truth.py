@@ -119,14 +119,14 @@ CLOUD_PAGES: Pages = {
                  (500, None, None, {UNREACHABLE}),  # a proxy's page, not Meta's failure
                  (502, 12345, "an error no group claims", {FAILING})],
     "http_503": [(503, None, None, {UNREACHABLE})],  # likewise
+    "http_403": [(403, None, None, {UNREACHABLE})],  # a WAF's or egress proxy's "forbidden"
     "auth_config": [(None, None, None, {AUTH})],
     "internal": [(None, None, None, {FAILING})],
     "graph_token": [(401, 190, "Error validating access token: Session has expired", {AUTH}),
                     (400, 190, "Malformed access token", {AUTH}),
                     (401, None, None, {AUTH})],
     "graph_permission": [(403, 200, "Permissions error", {AUTH}),
-                         (400, 10, "Application does not have permission", {AUTH}),
-                         (403, None, None, {AUTH})],
+                         (400, 10, "Application does not have permission", {AUTH})],
     "graph_throttled": [(429, 80008, "Too many calls to this account", {RATE_NEAR}),
                         (400, 80007, "Rate limit hit", {RATE_NEAR}),
                         (429, None, None, {RATE_NEAR})],

@@ -191,12 +191,14 @@ def test_codes_decide_over_the_status(code: int | None, subcode: int | None, rea
 def test_status_decides_without_a_known_code(status: int | None, reason: str) -> None:
     """No envelope, or a code the table does not know (100, 368, 131031): the status decides."""
     for parsed in (None, error(100), error(368, 1234), error(131031), error(None)):
-        if parsed is None and status in (500, 503):
+        if parsed is None and status in (403, 500, 503):
             continue  # a proxy's page: below
         assert graph_reason(status, parsed) == reason
 
 
-@pytest.mark.parametrize(("status", "reason"), [(500, "http_5xx"), (503, "http_503")])
+@pytest.mark.parametrize(
+    ("status", "reason"), [(403, "http_403"), (500, "http_5xx"), (503, "http_503")]
+)
 def test_a_5xx_without_metas_envelope_is_not_metas_failure(status: int, reason: str) -> None:
     """An egress proxy's or gateway's error page says nothing about Meta."""
     assert graph_reason(status, None) == reason
