@@ -10,9 +10,10 @@ on the event loop, so no poll sees half of a change:
 - an added target gets its jobs, first polls within the start spread;
 - a target whose definition changed (intervals, timeout, TLS, credentials, labels) gets a new
   client and new jobs and keeps its state (poll counts, counters, alerts), since it is the same
-  deployment; a new URL is another deployment, so that target starts afresh, as if removed and
-  added (its alerts resolve): carried over, the old deployment's counters would turn into a
-  spike of made-up 503s and 429s.
+  deployment; a new URL (or kind, `phone_number_id`, `waba_id`) is another deployment, so that
+  target starts afresh, as if removed and added (its alerts resolve): carried over, the old
+  deployment's counters would turn into a spike of made-up 503s and 429s, and an old number's
+  higher messaging limit into a made-up drop.
 
 Only the targets and what they inherit (`RELOADABLE`, from the field table in
 `watchdog.config.fields`), and the log level and format, are reloaded. Every other setting (the
@@ -80,7 +81,8 @@ def restart_only(*, logging: bool) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class TargetChanges:
-    """Target names by what a reload does to them; `moved` (a new URL) is part of `changed`."""
+    """Target names by what a reload does to them; `moved` (another deployment: a new URL,
+    kind, number or WABA) is part of `changed`."""
 
     added: list[str]
     removed: list[str]
@@ -96,8 +98,14 @@ class TargetChanges:
             added=[name for name in after if name not in before],
             removed=[name for name in before if name not in after],
             changed=[name for name in kept if after[name] != before[name]],
-            moved=[name for name in kept if after[name].url != before[name].url],
+            moved=[name for name in kept if _deployment(after[name]) != _deployment(before[name])],
         )
+
+
+def _deployment(target: Target) -> tuple[str, str, str | None, str | None]:
+    """What names the thing a target watches: another URL, kind, number or WABA is another
+    deployment, whose state (counters, a Cloud number's earlier limits) must not carry over."""
+    return (target.url, target.kind, target.phone_number_id, target.waba_id)
 
 
 class Reloader:

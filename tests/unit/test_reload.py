@@ -128,6 +128,26 @@ def test_target_changes_sort_names_by_what_happens_to_them() -> None:
     assert changes == TargetChanges(added=["e"], removed=["d"], changed=["b", "c"], moved=["c"])
 
 
+def test_another_cloud_number_or_waba_is_another_deployment() -> None:
+    """A Cloud target given another number, WABA or kind starts afresh like a new URL: the old
+    number's higher messaging limit must not read as a drop of the new one's. Another interval
+    is the same number."""
+
+    def cloud(name: str, number: str = "106540352242922", **options: Any) -> Target:
+        return Target(name=name, kind="cloud", phone_number_id=number, **options)
+
+    old = [cloud("a"), cloud("b", waba_id="102290129340398"), cloud("c"), cloud("d")]
+    new = [
+        cloud("a", number="106540352242999"),
+        cloud("b", waba_id="102290129340399"),
+        cloud("c", health_interval=60.0),
+        Target(name="d", url="https://graph.facebook.com"),
+    ]
+    changes = TargetChanges.between(old, new)
+    assert changes.moved == ["a", "b", "d"]
+    assert changes.changed == ["a", "b", "c", "d"]
+
+
 def test_reload_adds_removes_and_changes_targets_keeping_state() -> None:
     """Kept targets keep their state; removed ones lose jobs and client; added ones are polled."""
     first = settings(target("a"), target("b"), target("c"))
