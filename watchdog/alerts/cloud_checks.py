@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from watchdog.alerts.checks import Condition, TargetView
-from watchdog.api.cloud import RED, has_app_token
+from watchdog.api.cloud import RED, has_app_token, messaging_entities
 from watchdog.api.endpoints import (
     GRAPH_PERMISSION,
     GRAPH_THROTTLED,
@@ -22,7 +22,7 @@ from watchdog.api.endpoints import (
     primary,
 )
 from watchdog.api.graph import CLOUD_API, CONNECTED, PhoneNumber
-from watchdog.api.graph_health import AVAILABLE, BLOCKED, LIMITED, Entity, HealthStatus
+from watchdog.api.graph_health import BLOCKED, LIMITED, Entity
 from watchdog.api.graph_usage import Usage
 from watchdog.base.durations import format_duration
 from watchdog.state import STALE_AFTER_INTERVALS
@@ -54,28 +54,9 @@ def _phone(view: TargetView) -> PhoneNumber | None:
 
 
 def _entities(view: TargetView) -> list[Entity]:
-    """Every entity of the fresh health statuses, once: the number's answer first (it is polled
-    more often, and `/metrics` gives it the same precedence), then the WABA's.
-
-    A health status whose entities state no `can_send_message` is judged on Meta's overall
-    value, as the node itself, unless an entity states a calling problem: that overall value
-    may be only about calling (reference §1).
-    """
-    healths: list[tuple[str, str | None, HealthStatus]] = []
     phone = _phone(view)
-    if phone is not None and phone.health is not None:
-        healths.append(("PHONE_NUMBER", phone.id or view.target.phone_number_id, phone.health))
     waba = view.recent(Endpoint.WABA)
-    if waba is not None and waba.waba is not None:
-        healths.append(("WABA", view.target.waba_id, waba.waba))
-    seen: dict[tuple[str, str], Entity] = {}
-    for node_type, node_id, health in healths:
-        listed = list(health.entities)
-        if not any(e.can_send_message for e in listed) and health.calling in (None, AVAILABLE):
-            listed.append(Entity(node_type, node_id, health.messaging))
-        for entity in listed:
-            seen.setdefault((entity.entity_type or "", entity.id or ""), entity)
-    return list(seen.values())
+    return messaging_entities(view.target, phone, waba.waba if waba is not None else None)
 
 
 def _name(entity: Entity) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from watchdog.api.endpoints import GRAPH_OTHER, GRAPH_PERMISSION, GRAPH_TOKEN, Endpoint
 from watchdog.api.graph import CLOUD_API, CONNECTED, PhoneNumber, limit_rank, throughput_rank
-from watchdog.api.graph_health import AVAILABLE, BLOCKED, LIMITED, HealthStatus
+from watchdog.api.graph_health import AVAILABLE, BLOCKED, LIMITED, Entity, HealthStatus
 from watchdog.api.graph_usage import Usage
 from watchdog.api.results import PollResult
 from watchdog.base.targets import Target
@@ -26,10 +26,34 @@ __all__ = [
     "Drop",
     "cloud_verdict",
     "has_app_token",
+    "messaging_entities",
     "token_unchecked",
 ]
 
 RED = "RED"
+
+
+def messaging_entities(
+    target: Target, phone: PhoneNumber | None, waba: HealthStatus | None
+) -> list[Entity]:
+    """Every entity whose `can_send_message` the answers state, once: the number's answer
+    first (it is polled more often), then the WABA's. The alerts and `/metrics` read these.
+
+    A health status whose entities state no `can_send_message` stands for its node itself,
+    with the messaging verdict the parser took from Meta's overall value (UNKNOWN where calling
+    alone may explain that value, which nothing reads as blocked or limited).
+    """
+    healths: list[tuple[str, str | None, HealthStatus]] = []
+    if phone is not None and phone.health is not None:
+        healths.append(("PHONE_NUMBER", phone.id or target.phone_number_id, phone.health))
+    if waba is not None:
+        healths.append(("WABA", target.waba_id, waba))
+    seen: dict[tuple[str, str], Entity] = {}
+    for node_type, node_id, health in healths:
+        listed = [e for e in health.entities if e.can_send_message is not None]
+        for entity in listed or [Entity(node_type, node_id, health.messaging)]:
+            seen.setdefault((entity.entity_type or "", entity.id or ""), entity)
+    return list(seen.values())
 
 
 def has_app_token(target: Target) -> bool:
@@ -72,6 +96,10 @@ def cloud_verdict(phone: PhoneNumber | None, waba: HealthStatus | None = None) -
         critical.append(f"phone number status {phone.status} (not CONNECTED)")
     if phone is not None and phone.platform_type not in (None, CLOUD_API):
         critical.append(f"platform {phone.platform_type} (not CLOUD_API)")
+    if phone is not None and phone.health is None:
+        # The answer has no usable health_status (requested with every poll): nothing says the
+        # number can send messages, so the page must not say so either.
+        warning.append("number's health_status missing or unreadable: messaging unknown")
     for what, health in (("number", phone.health if phone else None), ("WABA", waba)):
         if health is None:
             continue
@@ -101,7 +129,9 @@ def _entities(entities: tuple[object, ...]) -> str:
 def _fine(phone: PhoneNumber | None) -> str:
     if phone is None:
         return "can send messages"
-    parts = [phone.status or "status unknown", "can send messages"]
+    parts = [phone.status or "status unknown"]
+    if phone.health is not None:
+        parts.append("can send messages")
     if phone.quality_rating:
         parts.append(f"quality {phone.quality_rating}")
     if phone.messaging_limit:

@@ -22,6 +22,7 @@ __all__ = [
     "BLOCKED",
     "LIMITED",
     "MAX_ENTITIES",
+    "UNKNOWN",
     "Entity",
     "EntityError",
     "HealthStatus",
@@ -34,6 +35,9 @@ BLOCKED: Final = "BLOCKED"
 # The values Meta documents for `can_send_message` and `can_receive_call_sip` [HS]; any other is
 # kept as text (upper-cased) and ranks between LIMITED and AVAILABLE: see `_severity`.
 AVAILABILITY: Final = (AVAILABLE, LIMITED, BLOCKED)
+# The messaging verdict when the answer does not tell: no entity states `can_send_message` and
+# Meta's overall value may be calling's (it is not worse than the entities' calling).
+UNKNOWN: Final = "UNKNOWN"
 # Meta lists at most five entities (PHONE_NUMBER or MESSAGE_TEMPLATE, WABA, BUSINESS, APP);
 # the bounds keep a hostile answer's cost small.
 MAX_ENTITIES: Final = 32
@@ -102,15 +106,30 @@ def parse_health_status(value: Any) -> HealthStatus:
     entries = [e for e in raw if isinstance(e, Mapping)] if isinstance(raw, list) else []
     # The verdicts read every entry, so a BLOCKED entity past the bound still counts; only the
     # entities kept for display are bounded.
-    messaging = _verdict(field.enum(e.get("can_send_message")) for e in entries) or overall
+    calling = _verdict(field.enum(e.get("can_receive_call_sip")) for e in entries)
+    messaging = _verdict(field.enum(e.get("can_send_message")) for e in entries)
+    if messaging is None:
+        messaging = _from_overall(overall, calling)
     if messaging is None:
         raise PayloadError("health_status gives no can_send_message")
     return HealthStatus(
         overall=overall,
         messaging=messaging,
         entities=tuple(_entity(e) for e in entries[:MAX_ENTITIES]),
-        calling=_verdict(field.enum(e.get("can_receive_call_sip")) for e in entries),
+        calling=calling,
     )
+
+
+def _from_overall(overall: str | None, calling: str | None) -> str | None:
+    """The messaging verdict from Meta's overall value alone (no entity states messaging).
+
+    Meta's overall value is the worst over messaging and calling: when it is no worse than what
+    the entities say of calling, calling alone may explain it, and messaging is not known; a
+    calling-only BLOCKED must not read as "cannot send messages" (reference §1).
+    """
+    if overall is None or overall == AVAILABLE or calling is None:
+        return overall
+    return overall if _severity(overall) > _severity(calling) else UNKNOWN
 
 
 def _verdict(values: Iterable[str | None]) -> str | None:

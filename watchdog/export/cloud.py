@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
-from watchdog.api.cloud import CloudMemory
+from watchdog.api.cloud import CloudMemory, messaging_entities
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.graph import PhoneNumber
 from watchdog.api.graph_health import AVAILABILITY, HealthStatus
 from watchdog.api.results import Observation
+from watchdog.base.targets import Target
 from watchdog.export.reexport import Exposition
 from watchdog.state import STALE_AFTER_INTERVALS, EndpointState
 
@@ -96,6 +97,7 @@ class CloudFamilies:
 
     def add(
         self,
+        target: Target,
         base: Labels,
         now: float,
         endpoints: Mapping[Endpoint, EndpointState],
@@ -105,7 +107,7 @@ class CloudFamilies:
         phone = _fresh_success(endpoints.get(Endpoint.PHONE_NUMBER), now)
         number = phone.phone if phone is not None else None
         waba = _fresh_success(endpoints.get(Endpoint.WABA), now)
-        self._can_send(base, number, waba.waba if waba is not None else None)
+        self._can_send(base, target, number, waba.waba if waba is not None else None)
         if number is not None:
             self._phone(base, number)
         phone_state = endpoints.get(Endpoint.PHONE_NUMBER)
@@ -116,21 +118,13 @@ class CloudFamilies:
         if info is not None and info.expires_at is not None:
             self.token.samples.append(Sample(TOKEN_EXPIRY, base, info.expires_at))
 
-    def _can_send(self, base: Labels, phone: PhoneNumber | None, waba: HealthStatus | None) -> None:
-        seen: set[tuple[str, str]] = set()
-        # The number's answer first: for an entity both name (the WABA, the business, the app),
-        # it is the one polled more often.
-        for health in (phone.health if phone is not None else None, waba):
-            if health is None:
-                continue
-            for entity in health.entities:
-                current = entity.can_send_message
-                key = (entity.entity_type or "", entity.id or "")
-                if current is None or key in seen:
-                    continue
-                seen.add(key)
-                labels = {**base, "entity_type": key[0], "entity_id": key[1]}
-                _state_set(self.can_send, labels, "status", AVAILABILITY, current)
+    def _can_send(
+        self, base: Labels, target: Target, phone: PhoneNumber | None, waba: HealthStatus | None
+    ) -> None:
+        for entity in messaging_entities(target, phone, waba):
+            assert entity.can_send_message is not None  # messaging_entities keeps only these
+            labels = {**base, "entity_type": entity.entity_type or "", "entity_id": entity.id or ""}
+            _state_set(self.can_send, labels, "status", AVAILABILITY, entity.can_send_message)
 
     def _phone(self, base: Labels, number: PhoneNumber) -> None:
         if number.quality_rating is not None:

@@ -169,21 +169,21 @@ class _Scrape:
         fresh: dict[Endpoint, list[tuple[Labels, EndpointState]]] = {e: [] for e in REEXPORTED}
         # A Cloud target's families read its endpoints together (the number's and the WABA's
         # health), so they are built once all of them are seen.
-        clouds: dict[str, tuple[Labels, dict[Endpoint, EndpointState]]] = {}
+        clouds: dict[str, tuple[Target, Labels, dict[Endpoint, EndpointState]]] = {}
         for target, endpoint, state in items:
             base = bases.get(target.name)
             if base is None:
                 base = bases[target.name] = {"target": target.name, **target.labels}
             self._poll_families(base, endpoint, state)
             if endpoint.spec.kind == "cloud":
-                clouds.setdefault(target.name, (base, {}))[1][endpoint] = state
+                clouds.setdefault(target.name, (target, base, {}))[2][endpoint] = state
             elif endpoint is Endpoint.HEALTH:
                 self._health_families(base, state)
                 self._gateway_families(base, self._gateway(target.name, self.now))
             elif state.fresh(self.now):
                 fresh[endpoint].append((base, state))
-        for name, (base, endpoints) in clouds.items():
-            self.cloud.add(base, self.now, endpoints, self._cloud_memory(name))
+        for name, (spec, base, endpoints) in clouds.items():
+            self.cloud.add(spec, base, self.now, endpoints, self._cloud_memory(name))
         for endpoint in REEXPORTED:
             for base, state in fresh[endpoint]:
                 self._reexport(base, endpoint, state)

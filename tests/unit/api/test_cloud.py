@@ -61,6 +61,35 @@ def test_calling_only_blocked_is_not_a_messaging_problem() -> None:
     assert (verdict.up, verdict.degraded) == (True, False)
 
 
+def test_a_blocked_overall_calling_may_explain_is_unknown_not_critical() -> None:
+    """No entity states `can_send_message`, one states calling BLOCKED, Meta's overall value is
+    BLOCKED: calling alone may explain it, so the number is not called unable to send (the
+    alert rule does not page on it either); whether it can is unknown, a warning."""
+    verdict = cloud_verdict(
+        number(
+            health_status={
+                "can_send_message": "BLOCKED",
+                "entities": [
+                    {"entity_type": "PHONE_NUMBER", "id": "1", "can_receive_call_sip": "BLOCKED"}
+                ],
+            },
+        )
+    )
+    assert (verdict.up, verdict.degraded) == (True, True)
+    assert verdict.summary == "number messaging UNKNOWN"
+
+
+def test_an_answer_without_health_status_does_not_say_can_send() -> None:
+    """The number's fields came, its health_status did not (or not usable): nothing says it can
+    send messages, so neither does the verdict."""
+    health: Any
+    for health in (None, "garbage", {"entities": []}):
+        verdict = cloud_verdict(number(health_status=health))
+        assert (verdict.up, verdict.degraded) == (True, True)
+        assert "can send messages" not in verdict.summary
+        assert verdict.summary == "number's health_status missing or unreadable: messaging unknown"
+
+
 def test_status_and_platform_are_critical_even_when_health_says_available() -> None:
     verdict = cloud_verdict(number(status="DISCONNECTED", platform_type="ON_PREMISE"))
     assert not verdict.up

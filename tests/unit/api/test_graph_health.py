@@ -180,12 +180,39 @@ def test_messaging_is_the_worst_entity(values: list[str | None], messaging: str)
 
 
 @pytest.mark.parametrize(
-    "entities", [None, [], "x", [1, "y"], [{"can_receive_call_sip": "BLOCKED"}]]
+    "entities", [None, [], "x", [1, "y"], [{"can_receive_call_sip": "AVAILABLE"}]]
 )
 def test_without_entity_verdicts_overall_decides(entities: Any) -> None:
     """With no entity stating `can_send_message`, Meta's overall value is the verdict."""
     health = parse_health_status({"can_send_message": "limited", "entities": entities})
     assert health.messaging == "LIMITED"
+
+
+@pytest.mark.parametrize(
+    ("overall", "calling", "messaging"),
+    [
+        # Calling alone may explain the overall value: whether messages go out is not known.
+        ("BLOCKED", "BLOCKED", "UNKNOWN"),
+        ("LIMITED", "LIMITED", "UNKNOWN"),
+        ("LIMITED", "BLOCKED", "UNKNOWN"),
+        # Worse than calling: messaging is what makes it so.
+        ("BLOCKED", "LIMITED", "BLOCKED"),
+        ("BLOCKED", "AVAILABLE", "BLOCKED"),
+        ("AVAILABLE", "BLOCKED", "AVAILABLE"),
+    ],
+)
+def test_an_overall_value_calling_may_explain_is_no_messaging_verdict(
+    overall: str, calling: str, messaging: str
+) -> None:
+    """Meta's overall `can_send_message` covers calling too (reference §1): with entities that
+    state only `can_receive_call_sip`, a BLOCKED overall may be calling's alone."""
+    health = parse_health_status(
+        {
+            "can_send_message": overall,
+            "entities": [{"entity_type": "PHONE_NUMBER", "can_receive_call_sip": calling}],
+        }
+    )
+    assert health.messaging == messaging
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,27 @@ def test_can_send_message_ignores_calling() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("entities_given", "status"),
+    [
+        ([], "BLOCKED"),
+        # Calling alone may explain Meta's BLOCKED: messaging is unknown, not blocked.
+        ([{"entity_type": "PHONE_NUMBER", "id": NUMBER, "can_receive_call_sip": "BLOCKED"}],
+         "UNKNOWN"),
+    ],
+)  # fmt: skip
+def test_a_health_status_without_entity_verdicts_is_the_nodes(
+    entities_given: list[dict[str, str]], status: str
+) -> None:
+    """No entity states can_send_message: the number itself gets the state set, as the
+    in-process rule judges it, so the PromQL rule pages on the same answers."""
+    state = State([cloud_target("shop", waba=False)])
+    body = phone_body()
+    body["health_status"] = {"can_send_message": "BLOCKED", "entities": entities_given}
+    answer(state, Endpoint.PHONE_NUMBER, body)
+    assert entities(scrape(state)) == {("PHONE_NUMBER", NUMBER): status}
+
+
 def test_an_entity_in_both_answers_is_exported_once_the_numbers_answer_wins() -> None:
     """The WABA, business and app appear in both health statuses: one state set each, from the
     number's answer; an entity only the WABA's answer names comes from it."""
