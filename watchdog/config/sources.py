@@ -268,10 +268,11 @@ def _suggest(key: object, known: list[str]) -> str:
 class EnvSource(PydanticBaseSettingsSource):
     """The variables of ``ENV_VARS`` in the given mapping (never ``os.environ`` implicitly).
 
-    ``WATCHDOG_TARGETS`` and ``WA_WEB_ENDPOINT`` become the ``targets`` list; when the file has
-    a target of the same name, its options (everything but ``name`` and ``url``) are kept,
-    which is why this source is given the YAML source. Empty ``WATCHDOG_TARGETS`` or
-    ``WA_WEB_ENDPOINT`` count as unset, so a chart can always template them.
+    ``WATCHDOG_TARGETS`` and ``WA_WEB_ENDPOINT`` replace the file's On-Premises targets,
+    ``WATCHDOG_CLOUD_TARGETS`` its Cloud targets; when the file has a target of the same name,
+    its options (everything but what the variable names: ``url``, or the number and WABA) are
+    kept, which is why this source is given the YAML source. Empty variables count as unset,
+    so a chart can always template them.
 
     ``WATCHDOG_ALERT_<RULE>_<KEY>`` variables become the ``alerts`` mapping, merged over the
     file's key by key; a ``WATCHDOG_ALERT_*`` name that is no such variable is collected in
@@ -290,23 +291,28 @@ class EnvSource(PydanticBaseSettingsSource):
             for key, var in ENV_VARS.items()
             if key not in _TARGET_VARS and var in environ
         }
-        self.targets = [
+        onprem = [
             (raw, Origin(env_var=ENV_VARS["targets"]))
             for raw in parse_target_list(environ.get(ENV_VARS["targets"], ""))
         ]
         endpoint = environ.get(ENV_VARS["web_endpoint"], "").strip()
         if endpoint:
-            self.targets.append(
+            onprem.append(
                 ({"url": endpoint_url(endpoint)}, Origin(env_var=ENV_VARS["web_endpoint"]))
             )
-        self.targets += [
+        cloud = [
             (raw, Origin(env_var=ENV_VARS["cloud_targets"]))
             for raw in parse_cloud_target_list(environ.get(ENV_VARS["cloud_targets"], ""))
         ]
-        if self.targets:
-            self.targets = _with_yaml_options(
-                self.targets, yaml_source.targets if yaml_source else []
-            )
+        self.targets: list[tuple[RawTarget, Origin]] = []
+        if onprem or cloud:
+            # Each kind's variable replaces the file's targets of that kind only: a fleet in
+            # migration may list its Cloud numbers in the environment and keep its Webapps in
+            # the file, and neither silently loses the other.
+            file_targets = yaml_source.targets if yaml_source else []
+            for given, is_cloud_kind in ((onprem, False), (cloud, True)):
+                of_kind = [t for t in file_targets if is_cloud(t[0]) is is_cloud_kind]
+                self.targets += _with_yaml_options(given, of_kind) if given else of_kind
             self.values["targets"] = [raw for raw, _ in self.targets]
         self.problems: list[str] = []
         # (rule, key) -> the variable that set it, for messages.
@@ -349,10 +355,11 @@ def _with_yaml_options(
             merged.append((raw, origin))
             continue
         yaml_raw, yaml_origin = match
-        options = {
-            key: value
-            for key, value in yaml_raw.items()
-            if key not in ("name", "url", "kind", "phone_number_id", "waba_id")
-        }
+        # The environment names the deployment: the URL of a Webapp, the number (and WABA) of
+        # a Cloud target, whose URL (Graph, or a proxy in front) the file may still give.
+        identity = {"name", "kind", "phone_number_id", "waba_id"}
+        if not is_cloud(raw):
+            identity.add("url")
+        options = {key: value for key, value in yaml_raw.items() if key not in identity}
         merged.append(({**options, **raw}, Origin(origin.env_var, yaml_origin.yaml_key)))
     return merged

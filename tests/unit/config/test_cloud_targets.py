@@ -93,6 +93,49 @@ def test_cloud_targets_do_not_inherit_the_webapps_tls_settings(tmp: str) -> None
     assert (prod.tls_ca_file, shop.tls_ca_file) == (ca, None)
 
 
+def test_each_kinds_variable_replaces_only_the_files_targets_of_that_kind(tmp: str) -> None:
+    """A fleet in migration: Webapps in the file, Cloud numbers in the environment (or the
+    other way round); neither list silently drops the other kind's targets."""
+    config = write_yaml(
+        tmp,
+        {
+            "api_key": KEY,
+            "cloud_access_token": TOKEN,
+            "targets": [
+                {"name": "prod", "url": "https://wa-prod.example", "labels": {"shop": "eu"}},
+                {"name": "old", "kind": "cloud", "phone_number_id": WABA},
+                {
+                    "name": "shop",
+                    "kind": "cloud",
+                    "phone_number_id": WABA,
+                    "url": "https://graph-proxy.example",
+                    "graph_version": "v24.0",
+                },
+            ],
+        },
+    )
+    settings = load_settings(
+        {"WATCHDOG_CONFIG_FILE": config, "WATCHDOG_CLOUD_TARGETS": f"shop={NUMBER}"}
+    )
+    prod, shop = settings.targets
+    assert (prod.name, prod.kind, prod.labels) == ("prod", "onprem", {"shop": "eu"})
+    # The environment names the number; the file still gives the URL in front of Graph.
+    assert (shop.phone_number_id, shop.url, shop.graph_version) == (
+        NUMBER,
+        "https://graph-proxy.example",
+        "v24.0",
+    )
+
+    settings = load_settings(
+        {"WATCHDOG_CONFIG_FILE": config, "WATCHDOG_TARGETS": "prod=https://wa-new.example"}
+    )
+    assert [(t.name, t.url) for t in settings.targets] == [
+        ("prod", "https://wa-new.example"),
+        ("old", "https://graph.facebook.com"),
+        ("shop", "https://graph-proxy.example"),
+    ]
+
+
 def test_only_cloud_targets_need_no_api_key() -> None:
     settings = load_settings(
         {"WATCHDOG_CLOUD_TARGETS": f"shop={NUMBER}", "WA_CLOUD_ACCESS_TOKEN": TOKEN}
