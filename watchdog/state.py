@@ -310,7 +310,14 @@ class State:
                 assert result.reason is not None
                 state.errors[result.reason] += 1
                 state.consecutive_failures += 1
-                throttled = result.status_code in THROTTLED or result.reason == GRAPH_THROTTLED
+                # Graph says "slow down" with its throttling codes only; its 503 is a transient
+                # error Meta asks to retry, and three in a row page: backing off from it would
+                # stretch those three polls of a Cloud number over half an hour.
+                throttled = (
+                    result.reason == GRAPH_THROTTLED
+                    if result.endpoint.spec.kind == "cloud"
+                    else result.status_code in THROTTLED
+                )
                 state.consecutive_throttled = state.consecutive_throttled + 1 if throttled else 0
             assert outcome is not None
             state.timeline.append(result.started_at, outcome, result.status_code, result.duration)

@@ -151,3 +151,26 @@ def test_throttled_is_a_warning_mark_left_out_of_uptime() -> None:
     assert endpoint is not None
     assert endpoint.timeline.since(0).mark == ["ok", "warning"]
     assert endpoint.timeline.uptime(NOW + 300, 3600) == 100.0
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "backs_off"),
+    [
+        ("graph_throttled", 400, True),  # 80007/80008 come as 400
+        ("graph_throttled", 429, True),
+        ("graph_transient", 503, False),  # Meta: retry; three in a row page
+        ("http_503", 503, False),  # a proxy's page in front of Graph
+        ("graph_transient", 500, False),
+    ],
+)
+def test_a_cloud_number_backs_off_on_graphs_throttling_only(
+    reason: str, status: int, backs_off: bool
+) -> None:
+    """Graph says "slow down" with its throttling codes; its 503 is no such request, and a
+    backoff would stretch the three failures that page over half an hour."""
+    state = State([SHOP], clock=Clock())
+    for i in range(2):
+        state.record(failure(reason, status, at=NOW + 300 * i))
+    endpoint = state.get("shop", Endpoint.PHONE_NUMBER)
+    assert endpoint is not None
+    assert endpoint.consecutive_throttled == (2 if backs_off else 0)
