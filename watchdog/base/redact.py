@@ -84,6 +84,7 @@ _SCHEME: Final = re.compile(
 )
 # Outside an Authorization header, "Bearer tokens" or "Basic auth" is prose, not a credential.
 _PLAIN_WORD: Final = re.compile(r"[A-Z]?[a-z]+|[A-Z]+")
+_LONGEST_WORD: Final = 16
 _JWT: Final = re.compile(
     r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]+\.eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"
 )
@@ -97,12 +98,23 @@ def _mask_pair(m: re.Match[str]) -> str:
     if not _is_secret_key(m["key"]):
         return m[0]
     val = m["val"]
+    if (
+        m["key"].lower().endswith("token")
+        and not m["scheme"]
+        and len(val) <= _LONGEST_WORD
+        and _PLAIN_WORD.fullmatch(val)
+    ):
+        # Prose such as Graph's "Error validating access token: Session has expired": no
+        # token is a short word of letters (a password may be, so this is for tokens only).
+        return m[0]
     masked = f"{val[0]}{MASK}{val[0]}" if val[0] in "\"'" else MASK
     return f"{m['kq']}{m['key']}{m['kq']}{m['sep']}{m['scheme'] or ''}{masked}"
 
 
 def _mask_scheme(m: re.Match[str]) -> str:
-    if _PLAIN_WORD.fullmatch(m["cred"]):
+    cred = m["cred"]
+    if _PLAIN_WORD.fullmatch(cred) or not any(c.isalnum() for c in cred):
+        # Prose ("Bearer tokens", "access token - Cannot parse"), not a credential.
         return m[0]
     return f"{m['scheme']}{m['sep']}{MASK}"
 

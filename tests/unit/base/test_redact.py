@@ -109,11 +109,25 @@ def test_auth_scheme_credentials_are_masked_keeping_the_scheme(text: str, expect
 @pytest.mark.parametrize(
     "text",
     ["Bearer", "Bearer tokens expire after 7 days.", "falling back to Basic auth",
-     "the Apikey header", "poll_finished", "use bearer"],
+     "the Apikey header", "poll_finished", "use bearer",
+     # Graph's own words about a token (error 190), which on-call people need to read.
+     "Error validating access token: Session has expired on Tuesday, 01-Dec-26 12:00:00 PST.",
+     "Invalid OAuth access token - Cannot parse access token"],
 )  # fmt: skip
 def test_scheme_words_in_prose_are_left_alone(text: str) -> None:
     """A scheme word followed by an ordinary word (or nothing) is not taken for a credential."""
     assert _redact(Redactor(), event=text)["event"] == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["access token: EAAGm0PX4ZCpsBAKZAZA12345", "token: abcdefghijklmnopqrstu",
+     "password: hunter", "token=Bearer Session"],
+)  # fmt: skip
+def test_token_values_that_are_no_prose_are_masked(text: str) -> None:
+    """Only a short word of letters after "token:" is taken for prose; anything else (and any
+    password) is masked."""
+    assert MASK in _redact(Redactor(), event=text)["event"]
 
 
 def test_jwt_is_masked() -> None:
