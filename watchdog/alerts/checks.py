@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from watchdog.alerts.history import History
 from watchdog.api.cloud import CloudMemory
-from watchdog.api.diagnosis import Failure, diagnose
+from watchdog.api.diagnosis import Failure, diagnose, is_transient
 from watchdog.api.endpoints import Endpoint, primary
 from watchdog.api.gateways import NOT_REGISTERED, GatewayVerdict
 from watchdog.api.payloads import Health
@@ -99,16 +99,6 @@ def health_rules(target: Target) -> dict[Failure, str]:
     return CLOUD_HEALTH_RULES if target.kind == "cloud" else HEALTH_RULES
 
 
-# A Cloud number's poll that failed on the way to Meta (a timeout, a proxy's or edge's error
-# page) is as likely a blip as Meta's own temporary errors: reference §9 alerts on transient
-# failures after 3 in a row. An On-Prem health node is the watchdog's neighbour; it pages at once.
-_CLOUD_TRANSIENT = (Failure.TRANSIENT, Failure.UNREACHABLE, Failure.PROXY)
-
-
-def _transient(target: Target, failure: Failure) -> bool:
-    return failure is Failure.TRANSIENT or (target.kind == "cloud" and failure in _CLOUD_TRANSIENT)
-
-
 def _health_conditions(
     view: TargetView, rule: str, summary: str = "", *, transient_polls: int = 1
 ) -> list[Condition]:
@@ -122,7 +112,7 @@ def _health_conditions(
     if diagnosis is None or health_rules(view.target)[diagnosis.failure] != rule:
         return []
     count = state.consecutive_failures
-    if _transient(view.target, diagnosis.failure) and count < transient_polls:
+    if is_transient(view.target, diagnosis.failure) and count < transient_polls:
         return []
     polls = f"The last {count} {endpoint.value} poll{'s' if count != 1 else ''} failed"
     return [

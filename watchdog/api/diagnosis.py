@@ -28,6 +28,7 @@ from watchdog.api.endpoints import (
 )
 from watchdog.api.payloads import ApiErrorInfo
 from watchdog.api.results import PollResult
+from watchdog.base.targets import Target
 
 OVERLOADED_CODE = 1016
 NOT_READY_CODE = 1011
@@ -59,6 +60,17 @@ class Failure(StrEnum):
     UNUSABLE = "unusable"  # a 2xx whose body cannot be used
     INTERNAL = "internal"  # the watchdog itself failed (a bug); see its log
     TRANSIENT = "transient"  # Graph: a temporary failure at Meta (codes 1, 2, 131000, 131016)
+
+
+# A Cloud number's poll that failed on the way to Meta (a timeout, a proxy's or edge's error
+# page) is as likely a blip as Meta's own temporary errors: reference §9 alerts on transient
+# failures after 3 in a row. An On-Prem health node is the watchdog's neighbour; it pages at once.
+_CLOUD_TRANSIENT = (Failure.TRANSIENT, Failure.UNREACHABLE, Failure.PROXY)
+
+
+def is_transient(target: Target, failure: Failure) -> bool:
+    """Whether a failed poll of `target` may be a blip, which pages only when it repeats."""
+    return failure is Failure.TRANSIENT or (target.kind == "cloud" and failure in _CLOUD_TRANSIENT)
 
 
 @dataclass(frozen=True)

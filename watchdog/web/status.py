@@ -13,7 +13,7 @@ from typing import Any
 
 from watchdog.alerts.model import AlertView
 from watchdog.api.cloud import token_unchecked
-from watchdog.api.diagnosis import api_error_text, diagnose
+from watchdog.api.diagnosis import api_error_text, diagnose, is_transient
 from watchdog.api.endpoints import GRAPH_THROTTLED, RATE_LIMITED, Endpoint, primary
 from watchdog.base.log import get_logger
 from watchdog.base.targets import Target
@@ -123,18 +123,24 @@ def _cloud_verdict(state: State, target: str, now: float) -> Verdict:
     cannot send messages, warning when limited or quality RED); the WABA's and the token's
     polls failing only warn.
 
-    The number's poll failing is critical, as its alerts are, except when Meta throttled the
-    watchdog's own calls while the last good answer is fresh: that answer still stands."""
+    The number's poll failing is critical, as its alerts are, except while the last good
+    answer is fresh and the failure is Meta throttling the watchdog's own calls, or may be a
+    blip (a transient Graph error, a timeout, a proxy's page: `is_transient`): that answer
+    still stands, and the alert that pages after several such failures in a row raises the
+    level when it fires."""
     endpoints = state.endpoints(target)
     phone = endpoints.get(Endpoint.PHONE_NUMBER)
-    if phone is None or phone.last is None:
+    spec = state.target(target)
+    if phone is None or phone.last is None or spec is None:
         return Verdict(Level.UNKNOWN, "phone_number not polled yet")
     cloud = state.cloud(target, now)
     if not phone.last.ok:
         summary = _failure_summary(Endpoint.PHONE_NUMBER, phone)
-        if phone.last.result.reason in _THROTTLED and cloud is not None:
-            # Blind for now, not broken; but a number the last answer said cannot send is
-            # still not known to send again.
+        diagnosis = diagnose(phone.last.result)
+        blip = diagnosis is not None and is_transient(spec, diagnosis.failure)
+        if (phone.last.result.reason in _THROTTLED or blip) and cloud is not None:
+            # Blind for now, not known to be broken; but a number the last answer said cannot
+            # send is still not known to send again.
             level = Level.WARNING if cloud.up else Level.CRITICAL
             return Verdict(level, f"{summary}; last answer: {cloud.summary}")
         return Verdict(Level.CRITICAL, summary)

@@ -93,20 +93,41 @@ def test_a_blocked_waba_in_its_own_answer_is_critical() -> None:
     [
         ("graph_token", 401),
         ("graph_permission", 403),
-        ("graph_transient", 503),
-        ("timeout", None),
         ("shape", 200),
+        ("graph_error", 400),
     ],
 )
 def test_the_numbers_poll_failing_is_critical(reason: str, status_code: int | None) -> None:
-    """However fresh the last good answer: the number could not be asked (a transient error
-    pages only after several, but the verdict says what the last poll found)."""
+    """However fresh the last good answer: the number cannot be asked, and no retry helps."""
     state = polled()
     record_failed(state, reason, status_code, at=T0 + 1, detail=f"the {reason} detail")
     level, summary = judged(state)
     assert level is Level.CRITICAL
     assert summary.startswith("phone_number ")
     assert f"the {reason} detail" in summary
+
+
+@pytest.mark.parametrize(
+    ("reason", "status_code"),
+    [("graph_transient", 503), ("timeout", None), ("http_5xx", 502), ("http_403", 403)],
+)
+def test_a_blip_while_the_last_answer_is_fresh_is_a_warning(
+    reason: str, status_code: int | None
+) -> None:
+    """A transient Graph error, a timeout or a proxy's page pages only from the third in a row
+    (the alert then raises the level): until then `check` and the page warn, with the last
+    answer, instead of paging on one blip; once that answer is stale, critical."""
+    state = polled()
+    record_failed(state, reason, status_code, at=T0 + 1, detail=f"the {reason} detail")
+    level, summary = judged(state)
+    assert level is Level.WARNING
+    assert f"the {reason} detail" in summary
+    assert "last answer: CONNECTED, can send messages" in summary
+    assert judged(state, T0 + 3 * INTERVAL + 1)[0] is Level.CRITICAL
+
+    blocked = polled(BLOCKED)
+    record_failed(blocked, reason, status_code, at=T0 + 1)
+    assert judged(blocked)[0] is Level.CRITICAL
 
 
 @pytest.mark.parametrize("reason", ["graph_throttled", "http_429"])
