@@ -15,6 +15,7 @@ from watchdog.alerts.model import AlertView
 from watchdog.api.cloud import token_unchecked
 from watchdog.api.diagnosis import api_error_text, diagnose, is_transient
 from watchdog.api.endpoints import GRAPH_THROTTLED, RATE_LIMITED, Endpoint, primary
+from watchdog.api.results import PollResult
 from watchdog.base.log import get_logger
 from watchdog.base.targets import Target
 from watchdog.state import Change, EndpointState, State
@@ -118,6 +119,16 @@ def verdict(state: State, target: str, now: float) -> Verdict:
     return Verdict(Level.OK, gateway.summary)
 
 
+def _last_answer_stands(target: Target, result: PollResult) -> bool:
+    """A failed poll that leaves the last good answer standing while it is fresh: the API or
+    Meta throttling the watchdog's own calls, or a failure that may be a blip and pages only
+    when it repeats (`is_transient`: a Cloud number's timeout, proxy page, transient error)."""
+    if result.reason in _THROTTLED:
+        return True
+    diagnosis = diagnose(result)
+    return diagnosis is not None and is_transient(target, diagnosis.failure)
+
+
 def _cloud_verdict(state: State, target: str, now: float) -> Verdict:
     """A Cloud target's verdict: its number's answer decides (`api/cloud.py`: critical when it
     cannot send messages, warning when limited or quality RED); the WABA's and the token's
@@ -136,9 +147,7 @@ def _cloud_verdict(state: State, target: str, now: float) -> Verdict:
     cloud = state.cloud(target, now)
     if not phone.last.ok:
         summary = _failure_summary(Endpoint.PHONE_NUMBER, phone)
-        diagnosis = diagnose(phone.last.result)
-        blip = diagnosis is not None and is_transient(spec, diagnosis.failure)
-        if (phone.last.result.reason in _THROTTLED or blip) and cloud is not None:
+        if _last_answer_stands(spec, phone.last.result) and cloud is not None:
             # Blind for now, not known to be broken; but a number the last answer said cannot
             # send is still not known to send again.
             level = Level.WARNING if cloud.up else Level.CRITICAL
@@ -160,14 +169,15 @@ def probe_ready(state: State, target: str, now: float) -> tuple[bool, str]:
     A 429 to the watchdog's own poll says nothing about the API's health (other callers used
     up the shared budget), so the last good answer stands while it is fresh. A Cloud target
     is ready when its number's last answer is fresh and says it can send messages (Graph's
-    throttling, like the 429, leaves the last answer standing).
+    throttling, like the 429, and a blip leave the last answer standing).
     """
     cloud = _is_cloud(state, target)
     endpoint = Endpoint.PHONE_NUMBER if cloud else Endpoint.HEALTH
     polled = state.get(target, endpoint)
-    if polled is None or polled.last is None:
+    spec = state.target(target)
+    if polled is None or polled.last is None or spec is None:
         return False, f"{endpoint.value} not polled yet"
-    if not polled.last.ok and polled.last.result.reason not in _THROTTLED:
+    if not polled.last.ok and not _last_answer_stands(spec, polled.last.result):
         return False, _failure_summary(endpoint, polled)
     judged = state.cloud(target, now) if cloud else state.gateway(target, now)
     if judged is None:

@@ -238,9 +238,16 @@ def test_not_ready_before_an_answer_after_a_failure_or_when_stale() -> None:
     assert "token expired" in reason
 
 
-def test_ready_stays_while_throttled_with_a_fresh_answer() -> None:
+@pytest.mark.parametrize(
+    ("reason", "status_code"),
+    [("graph_throttled", 429), ("graph_transient", 503), ("timeout", None), ("http_5xx", 502)],
+)
+def test_ready_stays_while_throttled_or_after_a_blip_with_a_fresh_answer(
+    reason: str, status_code: int | None
+) -> None:
+    """As on the page: throttling and a blip leave the last answer standing while fresh."""
     state = polled()
-    record_failed(state, "graph_throttled", 429, at=T0 + 1, detail=THROTTLED_DETAIL)
+    record_failed(state, reason, status_code, at=T0 + 1, detail=THROTTLED_DETAIL)
     assert probe_ready(state, NAME, NOW)[0] is True
     assert probe_ready(state, NAME, T0 + 3 * INTERVAL + 1)[0] is False
 
