@@ -295,7 +295,7 @@ def test_a_wrong_token_is_graph_token_467(graph: Graph) -> None:
 
 def test_an_unknown_number_is_a_client_error(graph: Graph) -> None:
     [phone] = poll(graph, Endpoint.PHONE_NUMBER, phone_number_id="999999999")
-    assert phone.result.reason == "http_4xx"
+    assert phone.result.reason == "graph_error"
     assert phone.result.api_error is not None
     assert phone.result.api_error.code == 100
 

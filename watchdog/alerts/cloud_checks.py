@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from watchdog.alerts.checks import Condition, TargetView
 from watchdog.api.cloud import RED, has_app_token, messaging_entities
 from watchdog.api.endpoints import (
+    GRAPH_OTHER,
     GRAPH_PERMISSION,
     GRAPH_THROTTLED,
     GRAPH_TOKEN,
@@ -286,7 +287,7 @@ def _app_token_refused(view: TargetView) -> list[Condition]:
     last = state.last if state is not None else None
     if last is None or last.ok or not has_app_token(view.target):
         return []
-    if last.result.reason not in (GRAPH_TOKEN, GRAPH_PERMISSION):
+    if last.result.reason not in (GRAPH_TOKEN, GRAPH_PERMISSION, GRAPH_OTHER):
         return []
     return [
         Condition(

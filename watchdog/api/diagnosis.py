@@ -63,9 +63,10 @@ class Failure(StrEnum):
 
 
 # A Cloud number's poll that failed on the way to Meta (a timeout, a proxy's or edge's error
-# page) is as likely a blip as Meta's own temporary errors: reference §9 alerts on transient
-# failures after 3 in a row. An On-Prem health node is the watchdog's neighbour; it pages at once.
-_CLOUD_TRANSIENT = (Failure.TRANSIENT, Failure.UNREACHABLE, Failure.PROXY)
+# page, a captive portal's 200 or a body cut short) is as likely a blip as Meta's own temporary
+# errors: reference §9 alerts on transient failures after 3 in a row. An On-Prem health node is
+# the watchdog's neighbour; it pages at once.
+_CLOUD_TRANSIENT = (Failure.TRANSIENT, Failure.UNREACHABLE, Failure.PROXY, Failure.UNUSABLE)
 
 
 def is_transient(target: Target, failure: Failure) -> bool:
@@ -240,13 +241,13 @@ def diagnose(result: PollResult) -> Diagnosis | None:
 _GRAPH: dict[str, tuple[Failure, str, str]] = {
     GRAPH_TOKEN: (
         Failure.AUTH,
-        "refuses the access token (Graph error 190)",
+        "refuses the access token",
         "The token expired, was revoked or is invalid: issue a new system user token in "
         "Business Manager and write it to WA_CLOUD_ACCESS_TOKEN_FILE (the watchdog re-reads it).",
     ),
     GRAPH_PERMISSION: (
         Failure.AUTH,
-        "denies the access token this node (Graph error 10/200)",
+        "denies the access token this node",
         "Give the system user whatsapp_business_management and whatsapp_business_messaging, "
         "and assign it the WhatsApp Business Account as an asset.",
     ),
@@ -264,8 +265,9 @@ _GRAPH: dict[str, tuple[Failure, str, str]] = {
     GRAPH_OTHER: (
         Failure.API_ERROR,
         "answers a Graph error",
-        "Read Meta's message and code in the detail; the fbtrace_id identifies the call "
-        "for Meta support.",
+        "Read Meta's message and code in the detail (100 with subcode 33: the "
+        "phone_number_id or waba_id does not exist, or the token may not see it); the "
+        "fbtrace_id identifies the call for Meta support.",
     ),
 }
 

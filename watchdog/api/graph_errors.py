@@ -145,9 +145,11 @@ def graph_reason(status_code: int | None, error: GraphError | None) -> str:
     """The failure reason of a Graph call answered with `status_code` and `error`.
 
     The error code decides when the table knows it (a 400 with code 190 is a token problem);
-    otherwise, when Meta's envelope is there, 401, 403, 429, 500 and 503 map to the groups;
-    without it only 401 and 429 do, and the statuses get the On-Premises reasons (`http_403`,
-    `http_404`, `http_4xx`, `http_503`, `http_5xx`, `protocol` for a redirect).
+    otherwise, when Meta's envelope is there, 401, 429, 500 and 503 map to the groups (403
+    too when the envelope has no code), 404 is `http_404`, and any other 4xx with a code is
+    `graph_error`; without the envelope only 401 and 429 map to the groups, and the
+    statuses get the On-Premises reasons (`http_403`, `http_404`, `http_4xx`, `http_503`,
+    `http_5xx`, `protocol` for a redirect).
     """
     group = _group(error) if error is not None else None
     if group is not None:
@@ -161,6 +163,13 @@ def graph_reason(status_code: int | None, error: GraphError | None) -> str:
         # as for an On-Premises target. A bare 401 still speaks of the credentials sent (a
         # proxy wanting its own says 407), and a 429 holds the watchdog back whoever says it.
         return status_reason(status_code)
+    if status_code in (401, 404, 429):
+        return _BY_STATUS.get(status_code) or status_reason(status_code)
+    if error is not None and error.code is not None and 400 <= status_code < 500:
+        # Meta's own error with a code no group claims (100 "Unsupported get request", 33,
+        # 803, ...): a Graph error, said as such; a 403 is a permission problem only when its
+        # code says so.
+        return OTHER
     return _BY_STATUS.get(status_code) or status_reason(status_code)
 
 

@@ -477,9 +477,18 @@ def test_a_failed_token_poll_keeps_the_warning_until_the_answer_is_stale() -> No
     assert names(elapse(h, 2 * 3600, step=3600)) == [(TOKEN, "resolved")]
 
 
-@pytest.mark.parametrize(("app_token", "fires"), [(True, True), (False, False)])
+@pytest.mark.parametrize(
+    ("app_token", "fires", "reason", "status", "code"),
+    [
+        (True, True, "graph_token", 400, 190),
+        (True, True, "graph_error", 400, 100),
+        (True, False, "graph_transient", 503, 2),
+        (False, False, "graph_token", 400, 190),
+        (False, False, "graph_error", 400, 100),
+    ],
+)
 def test_a_refused_app_token_warns_that_the_expiry_is_unwatched(
-    app_token: bool, fires: bool
+    app_token: bool, fires: bool, reason: str, status: int, code: int
 ) -> None:
     """With an app token, debug_token refusing it leaves the expiry unwatched: a warning that
     names the app token. Without one, the token inspecting itself may be refused (Meta
@@ -488,7 +497,7 @@ def test_a_refused_app_token_warns_that_the_expiry_is_unwatched(
     target = CLOUD.model_copy(update={"app_token": app} if app_token else {})
     h = Harness(target=target, rules=[AuthRejected(enabled=False)])
     h.graph.set_scenario(GraphScenario.HEALTHY)
-    fired = h.fail(Endpoint.TOKEN, "graph_token", 400, 190, "Invalid OAuth access token")
+    fired = h.fail(Endpoint.TOKEN, reason, status, code, "Graph says no")
     assert names(fired) == ([(TOKEN, "firing")] if fires else [])
     if fires:
         assert fired[0].annotations["summary"] == (
@@ -593,24 +602,33 @@ def test_cloud_checks_read_nothing_of_an_onprem_target() -> None:
 
 
 @pytest.mark.parametrize(
-    ("reason", "status"), [("timeout", None), ("connect", None), ("http_5xx", 502)]
+    ("reason", "status", "alert"),
+    [
+        ("timeout", None, "WhatsAppUnreachable"),
+        ("connect", None, "WhatsAppUnreachable"),
+        ("http_5xx", 502, "WhatsAppUnreachable"),
+        # A captive portal's 200 page, a body cut short: not Graph's answer either.
+        ("decode", 200, "WhatsAppHealthFailing"),
+        ("too_large", 200, "WhatsAppHealthFailing"),
+    ],
 )
 def test_a_cloud_poll_failing_on_the_way_pages_from_the_third_in_a_row(
-    reason: str, status: int | None
+    reason: str, status: int | None, alert: str
 ) -> None:
-    """One timeout or edge error page between two 5-minute polls is no outage; three in a row
-    are (reference §9). Each failed poll is followed by the engine's ticks past `for`."""
+    """One timeout, edge error page or captive page between two 5-minute polls is no outage;
+    three in a row are (reference §9). Each failed poll is followed by the engine's ticks past
+    `for`."""
     h = cloud()
     h.ok(PHONE)
     for count in (1, 2):
         h.advance(300)
         h.fail(PHONE, reason, status)
         elapse(h, 120)
-        assert "WhatsAppUnreachable" not in h.firing(), count
+        assert alert not in h.firing(), count
     h.advance(300)
     h.fail(PHONE, reason, status)
     elapse(h, 120)
-    assert h.firing() == {"WhatsAppUnreachable"}
+    assert h.firing() == {alert}
 
 
 def test_an_onprem_timeout_still_pages_at_once() -> None:

@@ -113,8 +113,7 @@ CLOUD_PAGES: Pages = {
     **TRANSPORT_PAGES,
     "http_404": [(404, 803, "Some of the aliases you requested do not exist", {FAILING}),
                  (404, None, None, {FAILING})],
-    "http_4xx": [(400, 100, "Unsupported get request", {FAILING}),
-                 (400, None, None, {UNREACHABLE})],  # not Graph's envelope: something in front
+    "http_4xx": [(400, None, None, {UNREACHABLE})],  # not Graph's envelope: something in front
     "http_5xx": [(502, None, None, {UNREACHABLE}), (504, None, None, {UNREACHABLE}),
                  (500, None, None, {UNREACHABLE}),  # a proxy's page, not Meta's failure
                  (502, 12345, "an error no group claims", {FAILING})],
@@ -133,7 +132,9 @@ CLOUD_PAGES: Pages = {
     "graph_transient": [(503, 2, "Service temporarily unavailable", {FAILING}),
                         (500, 131000, "Something went wrong", {FAILING}),
                         (503, 100, "an error no group claims", {FAILING})],
-    "graph_error": [(200, 100, "Unsupported get request", {FAILING})],
+    "graph_error": [(200, 100, "Unsupported get request", {FAILING}),
+                    (400, 100, "Unsupported get request", {FAILING}),
+                    (403, 33, "Object with ID does not exist", {FAILING})],
 }  # fmt: skip
 CLOUD_CASES = [(reason, *case) for reason, cases in CLOUD_PAGES.items() for case in cases]
 

@@ -18,7 +18,7 @@ def result(reason: str, status: int | None, error: ApiErrorInfo | None = None) -
 @pytest.mark.parametrize(
     ("reason", "status", "failure", "what"),
     [
-        ("graph_token", 401, Failure.AUTH, "refuses the access token (Graph error 190)"),
+        ("graph_token", 401, Failure.AUTH, "refuses the access token"),
         ("graph_permission", 403, Failure.AUTH, "denies the access token this node"),
         ("graph_throttled", 429, Failure.RATE_LIMITED, "rate limits the watchdog"),
         ("graph_transient", 503, Failure.TRANSIENT, "has a temporary failure at Meta"),

@@ -189,11 +189,24 @@ def test_codes_decide_over_the_status(code: int | None, subcode: int | None, rea
     ],
 )
 def test_status_decides_without_a_known_code(status: int | None, reason: str) -> None:
-    """No envelope, or a code the table does not know (100, 368, 131031): the status decides."""
+    """No envelope, or a code the table does not know (100, 368, 131031): the status decides,
+    except for a 4xx whose envelope has a code (below)."""
     for parsed in (None, error(100), error(368, 1234), error(131031), error(None)):
         if parsed is None and status in (403, 500, 503):
             continue  # a proxy's page: below
+        if parsed is not None and parsed.code is not None and status in (400, 403):
+            continue  # Meta's own error: below
         assert graph_reason(status, parsed) == reason
+
+
+@pytest.mark.parametrize("status", [400, 403, 405, 409])
+def test_a_4xx_with_an_unknown_code_is_a_graph_error(status: int) -> None:
+    """Meta's envelope with a code no group claims ((#100) "You must provide an app access
+    token", 33 "Object with ID does not exist", 803): a Graph error said as such, not a
+    permission problem (403) nor a proxy's page (400)."""
+    for code in (100, 33, 803, 131031):
+        assert graph_reason(status, error(code)) == OTHER
+    assert graph_reason(403, error(None)) == PERMISSION
 
 
 @pytest.mark.parametrize(

@@ -246,7 +246,7 @@ async def test_the_target_url_prefix_is_kept() -> None:
         (503, 2, None, "graph_transient"),
         (500, 131000, None, "graph_transient"),
         (503, 131016, None, "graph_transient"),
-        (400, 12345, None, "http_4xx"),  # unknown code: what the status says
+        (400, 12345, None, "graph_error"),  # unknown code: Meta's error all the same
         (404, 803, None, "http_404"),
         (502, 12345, None, "http_5xx"),
         (401, 12345, None, "graph_token"),

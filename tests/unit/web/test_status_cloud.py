@@ -93,8 +93,8 @@ def test_a_blocked_waba_in_its_own_answer_is_critical() -> None:
     [
         ("graph_token", 401),
         ("graph_permission", 403),
-        ("shape", 200),
         ("graph_error", 400),
+        ("http_404", 404),
     ],
 )
 def test_the_numbers_poll_failing_is_critical(reason: str, status_code: int | None) -> None:
@@ -109,7 +109,13 @@ def test_the_numbers_poll_failing_is_critical(reason: str, status_code: int | No
 
 @pytest.mark.parametrize(
     ("reason", "status_code"),
-    [("graph_transient", 503), ("timeout", None), ("http_5xx", 502), ("http_403", 403)],
+    [
+        ("graph_transient", 503),
+        ("timeout", None),
+        ("http_5xx", 502),
+        ("http_403", 403),
+        ("decode", 200),  # a captive portal's page
+    ],
 )
 def test_a_blip_while_the_last_answer_is_fresh_is_a_warning(
     reason: str, status_code: int | None
