@@ -97,6 +97,9 @@ class EndpointState:
     # Polls held back after 429/503 answers: until when, and the extra wait that decided it.
     backoff_until: float = 0.0
     backoff_seconds: float = 0.0
+    # How much later than its interval a Cloud endpoint is polled on purpose (Meta's usage or
+    # throttling): its last answer stays fresh that much longer, as no poll was missed.
+    paced_seconds: float = 0.0
 
     @property
     def last_detail(self) -> str:
@@ -107,10 +110,16 @@ class EndpointState:
     def last_success_at(self) -> float | None:
         return self.last_success.result.started_at if self.last_success else None
 
+    @property
+    def stale_after(self) -> float:
+        """How old an answer may be and still be trusted: 3 intervals, and the pace the
+        watchdog chose on purpose (`paced_seconds`)."""
+        return STALE_AFTER_INTERVALS * max(self.interval, 1.0) + self.paced_seconds
+
     def fresh(self, now: float) -> bool:
         """True when the last success is recent enough to be exported and trusted."""
         at = self.last_success_at
-        return at is not None and now - at <= STALE_AFTER_INTERVALS * max(self.interval, 1.0)
+        return at is not None and now - at <= self.stale_after
 
     def current_samples(self, now: float) -> list[Sample]:
         """The API's series that are fresh at `now`, each with its latest value (from whichever

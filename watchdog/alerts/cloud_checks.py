@@ -26,7 +26,6 @@ from watchdog.api.graph import CLOUD_API, CONNECTED, PhoneNumber
 from watchdog.api.graph_health import BLOCKED, LIMITED, Entity
 from watchdog.api.graph_usage import Usage
 from watchdog.base.durations import format_duration
-from watchdog.state import STALE_AFTER_INTERVALS
 
 __all__ = [
     "cloud_blocked",
@@ -227,7 +226,7 @@ def _fresh_usage(view: TargetView) -> tuple[Usage, ...]:
     state = view.endpoints.get(Endpoint.PHONE_NUMBER)
     if memory is None or memory.usage_at is None or state is None:
         return ()
-    if view.now - memory.usage_at > STALE_AFTER_INTERVALS * max(state.interval, 1.0):
+    if view.now - memory.usage_at > state.stale_after:
         return ()
     return memory.usage
 

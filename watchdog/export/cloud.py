@@ -22,7 +22,7 @@ from watchdog.api.graph_health import AVAILABILITY, HealthStatus
 from watchdog.api.results import Observation
 from watchdog.base.targets import Target
 from watchdog.export.reexport import Exposition
-from watchdog.state import STALE_AFTER_INTERVALS, EndpointState
+from watchdog.state import EndpointState
 
 __all__ = ["CLOUD_FAMILIES", "QUALITY_RATINGS", "USAGE_DIMENSIONS", "CloudFamilies"]
 
@@ -112,7 +112,7 @@ class CloudFamilies:
             self._phone(base, number)
         phone_state = endpoints.get(Endpoint.PHONE_NUMBER)
         if memory is not None and phone_state is not None:
-            self._usage(base, now, phone_state.interval, memory)
+            self._usage(base, now, phone_state.stale_after, memory)
         token = _fresh_success(endpoints.get(Endpoint.TOKEN), now)
         info = token.token if token is not None else None
         if info is not None and info.expires_at is not None:
@@ -134,11 +134,11 @@ class CloudFamilies:
         if number.status is not None:
             _state_set(self.status, base, "status", (), number.status)
 
-    def _usage(self, base: Labels, now: float, interval: float, memory: CloudMemory) -> None:
+    def _usage(self, base: Labels, now: float, stale_after: float, memory: CloudMemory) -> None:
         # The header comes with every answer (the WABA's and debug_token's too), so it is as
         # old as the latest one; the number's interval is the pace it is expected at.
         at = memory.usage_at
-        if at is None or now - at > STALE_AFTER_INTERVALS * max(interval, 1.0):
+        if at is None or now - at > stale_after:
             return
         seen: set[tuple[str, str, str]] = set()
         for usage in memory.usage:

@@ -257,6 +257,13 @@ class Poller:
             # The earliest next poll: the normal interval plus the backoff.
             state.backoff_seconds = wait
             state.backoff_until = result.started_at + interval + wait if wait > 0 else 0.0
+            if endpoint.spec.kind == "cloud":
+                # Meta asked for this pace (throttling, usage), minutes to an hour long: the
+                # answer before it is as fresh as the schedule allows, so the number is not
+                # shown as unknown, nor its alerts resolved, for polls left out on purpose. An
+                # On-Prem backoff lasts seconds and its answers (429, 503) have rules of their
+                # own; its staleness stays three intervals.
+                state.paced_seconds = wait
         fields = {
             "target": target.name,
             "endpoint": endpoint.value,
