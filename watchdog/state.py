@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from watchdog.api.cloud import CloudMemory, CloudVerdict, cloud_verdict
+from watchdog.api.cloud import CloudMemory, CloudVerdict, cloud_verdict, target_entities
 from watchdog.api.endpoints import GRAPH_THROTTLED, Endpoint
 from watchdog.api.gateways import Expectation, GatewayMemory, GatewayVerdict, gateway_verdict
 from watchdog.api.payloads import Health, Labels, Sample
@@ -265,7 +265,9 @@ class State:
         if phone is None or phone.phone is None:
             return None
         waba = self._fresh(target, Endpoint.WABA, when)
-        return cloud_verdict(phone.phone, waba.waba if waba is not None else None)
+        spec = self.target(target)
+        entities = target_entities(spec, phone, waba) if spec is not None else None
+        return cloud_verdict(phone.phone, waba.waba if waba is not None else None, entities)
 
     def cloud_memory(self, target: str) -> CloudMemory | None:
         """What a Cloud target's earlier answers said: drops, the latest usage header."""

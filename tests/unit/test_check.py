@@ -164,7 +164,7 @@ def test_check_judges_a_blocked_number_and_says_what_meta_advises() -> None:
     lines = render_table(document).splitlines()
     assert lines[1].split()[:2] == ["shop-eu", "CRITICAL"]
     assert lines[1].endswith(
-        f"number cannot send messages: WABA {WABA}; WABA cannot send messages: WABA {WABA}"
+        f"cannot send messages: WABA {WABA}"
     )
     # The entity once, though both the number's and the WABA's health name it.
     assert [line.strip() for line in lines[2:]] == [
@@ -178,7 +178,7 @@ def test_check_judges_a_blocked_number_and_says_what_meta_advises() -> None:
     [
         (HEALTHY_PHONE, 0, "CONNECTED, can send messages, quality GREEN, TIER_10K"),
         (CALLING_BLOCKED, 0, "CONNECTED, can send messages, quality GREEN, TIER_10K"),
-        (LIMITED, 1, f"number messaging limited: PHONE_NUMBER {NUMBER}"),
+        (LIMITED, 1, f"messaging limited: PHONE_NUMBER {NUMBER}"),
         (THROTTLED, 2, "phone_number "),  # throttled, with no answer to fall back on
     ],
     ids=["healthy", "calling-only", "limited", "throttled"],

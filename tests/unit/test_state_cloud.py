@@ -98,11 +98,11 @@ def test_the_wabas_answer_joins_the_verdict() -> None:
     state = State([SHOP], clock=Clock())
     state.record(answer(phone_body(GraphScenario.HEALTHY)))
     deployment = GraphDeployment(GraphConfig(scenario=GraphScenario.WABA_BLOCKED))
-    state.record(answer(deployment.waba(["health_status"]), Endpoint.WABA))
-    verdict = state.cloud("shop")
+    state.record(answer(deployment.waba(["health_status"]), Endpoint.WABA, at=NOW + 60))
+    verdict = state.cloud("shop", NOW + 60)
     assert verdict is not None
     assert not verdict.up
-    assert "WABA" in verdict.summary
+    assert verdict.summary == "cannot send messages: WABA 102290129340398"
 
 
 def test_drops_and_usage_are_remembered() -> None:

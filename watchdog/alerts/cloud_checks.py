@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from watchdog.alerts.checks import Condition, TargetView
-from watchdog.api.cloud import RED, has_app_token, messaging_entities
+from watchdog.api.cloud import RED, has_app_token, target_entities
 from watchdog.api.endpoints import (
     GRAPH_OTHER,
     GRAPH_PERMISSION,
@@ -54,9 +54,8 @@ def _phone(view: TargetView) -> PhoneNumber | None:
 
 
 def _entities(view: TargetView) -> list[Entity]:
-    phone = _phone(view)
-    waba = view.recent(Endpoint.WABA)
-    return messaging_entities(view.target, phone, waba.waba if waba is not None else None)
+    phone, waba = view.recent(Endpoint.PHONE_NUMBER), view.recent(Endpoint.WABA)
+    return target_entities(view.target, phone, waba)
 
 
 def _name(entity: Entity) -> str:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from watchdog.api.endpoints import GRAPH_OTHER, GRAPH_PERMISSION, GRAPH_TOKEN, Endpoint
 from watchdog.api.graph import CLOUD_API, CONNECTED, PhoneNumber, limit_rank, throughput_rank
-from watchdog.api.graph_health import AVAILABLE, BLOCKED, LIMITED, Entity, HealthStatus
+from watchdog.api.graph_health import AVAILABLE, BLOCKED, LIMITED, Entity, HealthStatus, severity
 from watchdog.api.graph_usage import Usage
-from watchdog.api.results import PollResult
+from watchdog.api.results import Observation, PollResult
 from watchdog.base.targets import Target
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "cloud_verdict",
     "has_app_token",
     "messaging_entities",
+    "target_entities",
     "token_unchecked",
 ]
 
@@ -34,10 +35,17 @@ RED = "RED"
 
 
 def messaging_entities(
-    target: Target, phone: PhoneNumber | None, waba: HealthStatus | None
+    phone: PhoneNumber | None,
+    waba: HealthStatus | None = None,
+    *,
+    phone_id: str | None = None,
+    waba_id: str | None = None,
+    waba_newer: bool | None = False,
 ) -> list[Entity]:
-    """Every entity whose `can_send_message` the answers state, once: the number's answer
-    first (it is polled more often), then the WABA's. The alerts and `/metrics` read these.
+    """Every entity whose `can_send_message` the answers state, once, as the newer answer
+    states it (`waba_newer`: the WABA's answer came after the number's; None: they are as new,
+    and the worse word wins); the number's entities and its WABA's overlap (the WABA, the
+    business, the app). The verdict, the alerts and `/metrics` read these.
 
     A health status whose entities state no `can_send_message` stands for its node itself,
     with the messaging verdict the parser took from Meta's overall value (UNKNOWN where calling
@@ -45,15 +53,44 @@ def messaging_entities(
     """
     healths: list[tuple[str, str | None, HealthStatus]] = []
     if phone is not None and phone.health is not None:
-        healths.append(("PHONE_NUMBER", phone.id or target.phone_number_id, phone.health))
+        healths.append(("PHONE_NUMBER", phone.id or phone_id, phone.health))
     if waba is not None:
-        healths.append(("WABA", target.waba_id, waba))
+        healths.append(("WABA", waba_id, waba))
+    if waba_newer:
+        healths.reverse()
     seen: dict[tuple[str, str], Entity] = {}
     for node_type, node_id, health in healths:
         listed = [e for e in health.entities if e.can_send_message is not None]
         for entity in listed or [Entity(node_type, node_id, health.messaging)]:
-            seen.setdefault((entity.entity_type or "", entity.id or ""), entity)
+            key = (entity.entity_type or "", entity.id or "")
+            before = seen.get(key)
+            if before is None or (waba_newer is None and _worse(entity, before)):
+                seen[key] = entity
     return list(seen.values())
+
+
+def _worse(entity: Entity, than: Entity) -> bool:
+    return severity(entity.can_send_message or AVAILABLE) > severity(
+        than.can_send_message or AVAILABLE
+    )
+
+
+def target_entities(
+    target: Target, phone: Observation | None, waba: Observation | None
+) -> list[Entity]:
+    """`messaging_entities` of a target's latest good answers of the number and the WABA,
+    the newer one's word first, the target's configured ids filling in."""
+    waba_newer: bool | None = False
+    if phone is not None and waba is not None:
+        at, waba_at = phone.result.started_at, waba.result.started_at
+        waba_newer = None if waba_at == at else waba_at > at
+    return messaging_entities(
+        phone.phone if phone is not None else None,
+        waba.waba if waba is not None else None,
+        phone_id=target.phone_number_id,
+        waba_id=target.waba_id,
+        waba_newer=waba_newer,
+    )
 
 
 def has_app_token(target: Target) -> bool:
@@ -88,8 +125,13 @@ class CloudVerdict:
     problems: tuple[str, ...] = ()
 
 
-def cloud_verdict(phone: PhoneNumber | None, waba: HealthStatus | None = None) -> CloudVerdict:
-    """The verdict on a number's latest answer and its WABA's (either may be None)."""
+def cloud_verdict(
+    phone: PhoneNumber | None,
+    waba: HealthStatus | None = None,
+    entities: list[Entity] | None = None,
+) -> CloudVerdict:
+    """The verdict on a number's latest answer and its WABA's (either may be None), judged on
+    `entities` (by default `messaging_entities` of the two)."""
     critical: list[str] = []
     warning: list[str] = []
     if phone is not None and phone.status is not None and phone.status != CONNECTED:
@@ -100,15 +142,19 @@ def cloud_verdict(phone: PhoneNumber | None, waba: HealthStatus | None = None) -
         # The answer has no usable health_status (requested with every poll): nothing says the
         # number can send messages, so the page must not say so either.
         warning.append("number's health_status missing or unreadable: messaging unknown")
-    for what, health in (("number", phone.health if phone else None), ("WABA", waba)):
-        if health is None:
-            continue
-        if health.messaging == BLOCKED:
-            critical.append(f"{what} cannot send messages: {_entities(health.blocked())}")
-        elif health.messaging == LIMITED:
-            warning.append(f"{what} messaging limited: {_entities(health.limited())}")
-        elif health.messaging != AVAILABLE:
-            warning.append(f"{what} messaging {health.messaging}")
+    if entities is None:
+        entities = messaging_entities(phone, waba)
+    by_value: dict[str, list[Entity]] = {}
+    for entity in entities:
+        if entity.can_send_message is not None and entity.can_send_message != AVAILABLE:
+            by_value.setdefault(entity.can_send_message, []).append(entity)
+    for value, which in by_value.items():
+        if value == BLOCKED:
+            critical.append(f"cannot send messages: {_names(which)}")
+        elif value == LIMITED:
+            warning.append(f"messaging limited: {_names(which)}")
+        else:
+            warning.append(f"messaging {value}: {_names(which)}")
     if phone is not None and phone.quality_rating == RED:
         warning.append("quality rating RED")
     summary = "; ".join([*critical, *warning]) or _fine(phone)
@@ -117,13 +163,11 @@ def cloud_verdict(phone: PhoneNumber | None, waba: HealthStatus | None = None) -
     )
 
 
-def _entities(entities: tuple[object, ...]) -> str:
-    names = []
-    for entity in entities:
-        kind = getattr(entity, "entity_type", None) or "entity"
-        ident = getattr(entity, "id", None)
-        names.append(f"{kind} {ident}" if ident else str(kind))
-    return ", ".join(names) or "no entity named"
+def _names(entities: list[Entity]) -> str:
+    return ", ".join(
+        f"{e.entity_type or 'entity'} {e.id}" if e.id else (e.entity_type or "entity")
+        for e in entities
+    )
 
 
 def _fine(phone: PhoneNumber | None) -> str:

@@ -129,7 +129,7 @@ def _from_overall(overall: str | None, calling: str | None) -> str | None:
     """
     if overall is None or overall == AVAILABLE or calling is None:
         return overall
-    return overall if _severity(overall) > _severity(calling) else UNKNOWN
+    return overall if severity(overall) > severity(calling) else UNKNOWN
 
 
 def _verdict(values: Iterable[str | None]) -> str | None:
@@ -142,12 +142,12 @@ def _verdict(values: Iterable[str | None]) -> str | None:
     """
     worst: str | None = None
     for value in values:
-        if value is not None and (worst is None or _severity(value) > _severity(worst)):
+        if value is not None and (worst is None or severity(value) > severity(worst)):
             worst = value
     return worst
 
 
-def _severity(value: str) -> int:
+def severity(value: str) -> int:
     # An undocumented value is not known to be fine: it ranks above AVAILABLE so it shows up as
     # itself (UNCONFIRMED whether Meta has any other value; none is documented).
     return {AVAILABLE: 0, LIMITED: 2, BLOCKED: 3}.get(value, 1)

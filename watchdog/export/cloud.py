@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
-from watchdog.api.cloud import CloudMemory, messaging_entities
+from watchdog.api.cloud import CloudMemory, target_entities
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.graph import PhoneNumber
-from watchdog.api.graph_health import AVAILABILITY, HealthStatus
+from watchdog.api.graph_health import AVAILABILITY
 from watchdog.api.results import Observation
 from watchdog.base.targets import Target
 from watchdog.export.reexport import Exposition
@@ -53,7 +53,7 @@ class CloudFamilies:
                 CAN_SEND,
                 "Whether each entity behind a Cloud API number can send messages "
                 "(can_send_message of the entities of the number's health_status, and of the "
-                "WABA's when polled; the number's answer wins for an entity in both), from the "
+                "WABA's when polled; the newer answer wins for an entity in both), from the "
                 "last fresh answers: 1 for the entity's current status, 0 for the others",
             )
         )
@@ -107,7 +107,7 @@ class CloudFamilies:
         phone = _fresh_success(endpoints.get(Endpoint.PHONE_NUMBER), now)
         number = phone.phone if phone is not None else None
         waba = _fresh_success(endpoints.get(Endpoint.WABA), now)
-        self._can_send(base, target, number, waba.waba if waba is not None else None)
+        self._can_send(base, target, phone, waba)
         if number is not None:
             self._phone(base, number)
         phone_state = endpoints.get(Endpoint.PHONE_NUMBER)
@@ -119,9 +119,9 @@ class CloudFamilies:
             self.token.samples.append(Sample(TOKEN_EXPIRY, base, info.expires_at))
 
     def _can_send(
-        self, base: Labels, target: Target, phone: PhoneNumber | None, waba: HealthStatus | None
+        self, base: Labels, target: Target, phone: Observation | None, waba: Observation | None
     ) -> None:
-        for entity in messaging_entities(target, phone, waba):
+        for entity in target_entities(target, phone, waba):
             assert entity.can_send_message is not None  # messaging_entities keeps only these
             labels = {**base, "entity_type": entity.entity_type or "", "entity_id": entity.id or ""}
             _state_set(self.can_send, labels, "status", AVAILABILITY, entity.can_send_message)

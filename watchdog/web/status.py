@@ -130,9 +130,9 @@ def _last_answer_stands(target: Target, result: PollResult) -> bool:
 
 
 def _cloud_verdict(state: State, target: str, now: float) -> Verdict:
-    """A Cloud target's verdict: its number's answer decides (`api/cloud.py`: critical when it
-    cannot send messages, warning when limited or quality RED); the WABA's and the token's
-    polls failing only warn.
+    """A Cloud target's verdict: its number's answer decides, with its WABA's (`api/cloud.py`:
+    critical when an entity cannot send messages, warning when limited or quality RED); the
+    WABA's and the token's polls failing only warn.
 
     The number's poll failing is critical, as its alerts are, except while the last good
     answer is fresh and the failure is Meta throttling the watchdog's own calls, or may be a

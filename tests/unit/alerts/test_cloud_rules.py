@@ -171,9 +171,20 @@ def test_an_overall_block_without_entities_fires_for_the_node() -> None:
     assert h.answer(PHONE, phone_body(h, health_status=calling)) == []
 
 
+def test_the_wabas_newer_answer_wins_for_an_entity_both_name() -> None:
+    """The number's answer says the WABA is available, the WABA's own answer, newer, that it
+    is blocked: the newer answer decides, without waiting for the number's next poll."""
+    h = cloud()
+    h.ok(PHONE)
+    h.advance(60)
+    h.graph.set_scenario(GraphScenario.WABA_BLOCKED)
+    fired = h.ok(Endpoint.WABA)
+    assert [(a.name, a.labels["entity_type"]) for a in fired] == [(BLOCKED, "WABA")]
+
+
 def test_the_numbers_answer_wins_for_an_entity_both_name() -> None:
     """The WABA's answer (polled every 15m) says its entity is blocked, the number's newer one
-    that it is available again: the number's answer decides, as on /metrics."""
+    that it is available again: the newer answer decides, as on /metrics and the page."""
     h = cloud(GraphScenario.WABA_BLOCKED)
     assert names(h.ok(Endpoint.WABA)) == [(BLOCKED, "firing")]
     h.graph.set_scenario(GraphScenario.HEALTHY)

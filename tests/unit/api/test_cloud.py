@@ -42,7 +42,7 @@ def test_a_blocked_entity_is_critical_and_named() -> None:
         number(entity("PHONE_NUMBER", "1", "AVAILABLE"), entity("BUSINESS", "77", "BLOCKED"))
     )
     assert not verdict.up
-    assert verdict.summary == "number cannot send messages: BUSINESS 77"
+    assert verdict.summary == "cannot send messages: BUSINESS 77"
 
 
 def test_calling_only_blocked_is_not_a_messaging_problem() -> None:
@@ -76,7 +76,7 @@ def test_a_blocked_overall_calling_may_explain_is_unknown_not_critical() -> None
         )
     )
     assert (verdict.up, verdict.degraded) == (True, True)
-    assert verdict.summary == "number messaging UNKNOWN"
+    assert verdict.summary == "messaging UNKNOWN: PHONE_NUMBER 106540352242922"
 
 
 def test_an_answer_without_health_status_does_not_say_can_send() -> None:
@@ -107,7 +107,7 @@ def test_unknown_status_or_platform_is_no_verdict_on_them() -> None:
 def test_limited_and_red_quality_warn() -> None:
     verdict = cloud_verdict(number(entity("PHONE_NUMBER", "1", "LIMITED"), quality_rating="RED"))
     assert (verdict.up, verdict.degraded) == (True, True)
-    assert verdict.problems == ("number messaging limited: PHONE_NUMBER 1", "quality rating RED")
+    assert verdict.problems == ("messaging limited: PHONE_NUMBER 1", "quality rating RED")
 
 
 def test_yellow_quality_is_fine() -> None:
@@ -121,7 +121,7 @@ def test_the_wabas_health_counts_too() -> None:
     )  # fmt: skip
     verdict = cloud_verdict(number(), waba)
     assert not verdict.up
-    assert verdict.summary == "WABA cannot send messages: WABA 9"
+    assert verdict.summary == "cannot send messages: WABA 9"
     assert not cloud_verdict(None, waba).up
 
 

@@ -192,20 +192,24 @@ def test_a_health_status_without_entity_verdicts_is_the_nodes(
     assert entities(scrape(state)) == {("PHONE_NUMBER", NUMBER): status}
 
 
-def test_an_entity_in_both_answers_is_exported_once_the_numbers_answer_wins() -> None:
+@pytest.mark.parametrize("waba_newer", [False, True])
+def test_an_entity_in_both_answers_is_exported_once_the_newer_answer_wins(
+    waba_newer: bool
+) -> None:
     """The WABA, business and app appear in both health statuses: one state set each, from the
-    number's answer; an entity only the WABA's answer names comes from it."""
+    newer answer (the number's, polled every 5m, unless the WABA's came since); an entity only
+    the WABA's answer names comes from it."""
     state = State([SHOP])
-    answer(state, Endpoint.PHONE_NUMBER, phone_body(GraphScenario.HEALTHY))
     waba = waba_body(GraphScenario.WABA_BLOCKED)
     waba["health_status"]["entities"].append(
         {"entity_type": "MESSAGE_TEMPLATE", "id": "777", "can_send_message": "LIMITED"}
     )
-    answer(state, Endpoint.WABA, waba)
+    answer(state, Endpoint.WABA, waba, at=NOW - 60 + (120 if waba_newer else 0))
+    answer(state, Endpoint.PHONE_NUMBER, phone_body(GraphScenario.HEALTHY))
     result = scrape(state)
     assert entities(result) == {
         ("PHONE_NUMBER", NUMBER): "AVAILABLE",
-        ("WABA", WABA): "AVAILABLE",  # the number's answer, not the WABA's BLOCKED
+        ("WABA", WABA): "BLOCKED" if waba_newer else "AVAILABLE",
         ("BUSINESS", BUSINESS_ID): "AVAILABLE",
         ("APP", APP): "AVAILABLE",
         ("MESSAGE_TEMPLATE", "777"): "LIMITED",

@@ -57,7 +57,7 @@ def test_a_blocked_number_shows_metas_error_and_what_to_do() -> None:
     assert (section.attrs["data-kind"], section.attrs["data-level"]) == ("cloud", "critical")
     verdict = section.one(class_="verdict")
     assert (verdict.attrs["data-level"], verdict.text()) == ("critical", "critical")
-    assert section.one(class_="summary").text() == f"number cannot send messages: WABA {WABA}"
+    assert section.one(class_="summary").text() == f"cannot send messages: WABA {WABA}"
     rows = entity_rows(section, "number")
     assert list(rows) == ["PHONE_NUMBER", "WABA", "BUSINESS", "APP"]
     blocked = rows["WABA"]

@@ -120,8 +120,8 @@ def test_a_blocked_entity_with_metas_error_and_solution() -> None:
     assert cloud["verdict"] == {
         "up": False,
         "degraded": False,
-        "summary": f"number cannot send messages: WABA {WABA}",
-        "problems": [f"number cannot send messages: WABA {WABA}"],
+        "summary": f"cannot send messages: WABA {WABA}",
+        "problems": [f"cannot send messages: WABA {WABA}"],
     }
 
 
