@@ -163,9 +163,7 @@ def test_check_judges_a_blocked_number_and_says_what_meta_advises() -> None:
     assert all(c.closed for c in clients)
     lines = render_table(document).splitlines()
     assert lines[1].split()[:2] == ["shop-eu", "CRITICAL"]
-    assert lines[1].endswith(
-        f"cannot send messages: WABA {WABA}"
-    )
+    assert lines[1].endswith(f"cannot send messages: WABA {WABA}")
     # The entity once, though both the number's and the WABA's health name it.
     assert [line.strip() for line in lines[2:]] == [
         f"WABA {WABA}: BLOCKED — error 141006: {PAYMENT['error_description']} "

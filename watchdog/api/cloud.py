@@ -10,7 +10,7 @@ CLOUD_API; warning: LIMITED, quality RED, a lower limit or throughput than befor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from watchdog.api.endpoints import GRAPH_OTHER, GRAPH_PERMISSION, GRAPH_TOKEN, Endpoint
 from watchdog.api.graph import CLOUD_API, CONNECTED, PhoneNumber, limit_rank, throughput_rank
@@ -227,6 +227,9 @@ class CloudMemory:
         drop = self.drops.get(what)
         if drop is not None and new >= (rank(drop.before) or 0):
             del self.drops[what]
+        elif drop is not None and after is not None and new > (rank(drop.after) or 0):
+            # Part of the way back: still lower than before the drop, now at this level.
+            self.drops[what] = replace(drop, after=after)
         old = rank(before)
         if old is not None and new < old and before is not None and after is not None:
             # A second drop keeps the level it fell from first.

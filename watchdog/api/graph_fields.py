@@ -105,8 +105,13 @@ def number(value: Any, limit: float) -> float | None:
 
 
 def flag(value: Any) -> bool | None:
-    """A JSON boolean; anything else is unknown, not false."""
-    return value if isinstance(value, bool) else None
+    """A JSON boolean, or its text ("true", "False": Graph's numbers come as strings at times,
+    and so may its booleans); anything else is unknown, not false."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().lower())
+    return None
 
 
 def timestamp(value: Any) -> float | None:

@@ -135,9 +135,10 @@ def test_a_limit_drop_is_remembered_until_it_climbs_back() -> None:
     memory.observe(number(whatsapp_business_manager_messaging_limit="TIER_250"), 300.0)
     assert memory.drops["messaging limit"].before == "TIER_10K"
     assert memory.drops["messaging limit"].after == "TIER_250"
-    # Partway back is still a drop; all the way back clears it.
+    # Partway back is still a drop, to where it is now (since the drop's time); all the way
+    # back clears it.
     memory.observe(number(whatsapp_business_manager_messaging_limit="TIER_2K"), 400.0)
-    assert "messaging limit" in memory.drops
+    assert memory.drops == {"messaging limit": Drop("messaging limit", "TIER_10K", "TIER_2K", 300)}
     memory.observe(number(whatsapp_business_manager_messaging_limit="TIER_10K"), 500.0)
     assert memory.drops == {}
 

@@ -154,7 +154,7 @@ def test_wrong_types_become_none() -> None:
         status=3,
         quality_rating=["GREEN"],
         throughput="STANDARD",
-        is_official_business_account="true",
+        is_official_business_account="yes",
         health_status={"entities": "x"},
         display_phone_number={"n": 1},
     )
@@ -163,6 +163,15 @@ def test_wrong_types_become_none() -> None:
         None, None, None,
     )  # fmt: skip
     assert parsed.id == "106540352242922"
+
+
+@pytest.mark.parametrize(
+    ("given", "read"), [("false", False), (" FALSE ", False), ("true", True), ("no", None)]
+)
+def test_debug_token_is_valid_as_text(given: str, read: bool | None) -> None:
+    """A boolean given as text is read as the boolean; other text stays unknown."""
+    info = parse_debug_token({"data": {"is_valid": given, "type": "SYSTEM_USER"}})
+    assert info.is_valid is read
 
 
 @pytest.mark.parametrize(

@@ -193,9 +193,7 @@ def test_a_health_status_without_entity_verdicts_is_the_nodes(
 
 
 @pytest.mark.parametrize("waba_newer", [False, True])
-def test_an_entity_in_both_answers_is_exported_once_the_newer_answer_wins(
-    waba_newer: bool
-) -> None:
+def test_an_entity_in_both_answers_is_exported_once_the_newer_answer_wins(waba_newer: bool) -> None:
     """The WABA, business and app appear in both health statuses: one state set each, from the
     newer answer (the number's, polled every 5m, unless the WABA's came since); an entity only
     the WABA's answer names comes from it."""
