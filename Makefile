@@ -15,11 +15,25 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the simulator and the watchdog on localhost, zero configuration
 	$(BIN)/watchdog demo
 
-test: $(STAMP)  ## the whole suite, end-to-end tests included
-	$(BIN)/pytest
+# The suite mostly waits (sockets, simulators, Prometheus, Alertmanager, Chromium), so it runs
+# on more processes than a small machine has cores, a whole test file to a process (module
+# fixtures start once) in the order collected (the longest files come first: browser, e2e).
+# Tests marked `serial` run alone afterwards, even when the first part failed.
+# TEST_WORKERS=0: the first part in one process too.
+TEST_WORKERS ?= 3
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+test: $(STAMP)  ## the whole suite, end-to-end tests included (about 5 minutes)
+	status=0; \
+	$(BIN)/pytest $(PARALLEL) -m 'not serial' || status=$$?; \
+	$(BIN)/pytest -m serial || status=$$?; \
+	exit $$status
 
 test-fast: $(STAMP)  ## unit and integration tests only
-	$(BIN)/pytest -m 'not slow'
+	status=0; \
+	$(BIN)/pytest $(PARALLEL) -m 'not slow and not serial' || status=$$?; \
+	$(BIN)/pytest -m 'serial and not slow' || status=$$?; \
+	exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
