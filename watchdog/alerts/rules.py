@@ -93,8 +93,9 @@ class RateLimitSpike(Rule):
 class HealthFailing(Rule):
     """``WhatsAppHealthFailing``: health (a Cloud number's own answer) fails for a reason no
     other rule speaks for (1011 not ready, another API error, 404, an unusable answer, 429s that
-    leave the watchdog blind; a Graph error Meta calls temporary only after ``transient_polls``
-    failures in a row; Graph throttling is ``cloud_rate_limit_near``'s). ``for`` is also the
+    leave the watchdog blind; a Graph error Meta calls temporary, or a Cloud number's unusable
+    answer, only after ``transient_polls`` failures in a row; Graph throttling is
+    ``cloud_rate_limit_near``'s). ``for`` is also the
     grace of a Webapp that is starting (it answers 1011 until ready)."""
 
     key = "health_failing"
