@@ -121,6 +121,11 @@ class EndpointState:
         at = self.last_success_at
         return at is not None and now - at <= self.stale_after
 
+    def fresh_success(self, now: float) -> Observation | None:
+        """The last successful answer while it is fresh, whatever later polls found: what the
+        API last said stands until an answer says otherwise or it is too old to trust."""
+        return self.last_success if self.fresh(now) else None
+
     def current_samples(self, now: float) -> list[Sample]:
         """The API's series that are fresh at `now`, each with its latest value (from whichever
         Webapp last reported it: one answer may hold only one Webapp's series)."""
@@ -133,7 +138,7 @@ class EndpointState:
         last = self.last
         if last is None or last.result.status_code is None:
             return False
-        return now - last.result.started_at <= STALE_AFTER_INTERVALS * max(self.interval, 1.0)
+        return now - last.result.started_at <= self.stale_after
 
 
 @dataclass(frozen=True)
@@ -241,11 +246,9 @@ class State:
 
     def health(self, target: str, now: float | None = None) -> Health | None:
         """The latest health answer of `target`, if it is fresh."""
-        state = self.get(target, Endpoint.HEALTH)
         when = self.clock() if now is None else now
-        if state is None or state.last_success is None or not state.fresh(when):
-            return None
-        return state.last_success.health
+        observation = self._fresh(target, Endpoint.HEALTH, when)
+        return observation.health if observation is not None else None
 
     def gateway(self, target: str, now: float | None = None) -> GatewayVerdict | None:
         """The gateway verdict on `target`'s latest health answer, if it is fresh."""
@@ -276,9 +279,7 @@ class State:
 
     def _fresh(self, target: str, endpoint: Endpoint, now: float) -> Observation | None:
         state = self.get(target, endpoint)
-        if state is None or state.last_success is None or not state.fresh(now):
-            return None
-        return state.last_success
+        return state.fresh_success(now) if state is not None else None
 
     def queues(self, target: str) -> dict[tuple[str, str], Trend]:
         """The queue gauges of `target` per (gauge, node), as trends of the last hour."""

@@ -174,3 +174,18 @@ def test_a_cloud_number_backs_off_on_graphs_throttling_only(
     endpoint = state.get("shop", Endpoint.PHONE_NUMBER)
     assert endpoint is not None
     assert endpoint.consecutive_throttled == (2 if backs_off else 0)
+
+
+def test_a_pace_meta_asked_for_keeps_the_last_answer_fresh_and_graph_live() -> None:
+    """Polls held back on purpose (`paced_seconds`, set by the scheduler from Meta's usage or
+    throttling) are no missed polls: the last answer stays fresh, and Graph counts as having
+    answered recently, that much longer."""
+    state = State([SHOP], clock=Clock())
+    state.record(answer(phone_body(GraphScenario.HEALTHY)))
+    endpoint = state.get("shop", Endpoint.PHONE_NUMBER)
+    assert endpoint is not None
+    later = NOW + 3 * endpoint.interval + 60
+    assert (endpoint.fresh_success(later), endpoint.answered_recently(later)) == (None, False)
+    endpoint.paced_seconds = 3600.0
+    assert endpoint.fresh_success(later) is endpoint.last_success
+    assert endpoint.answered_recently(later)

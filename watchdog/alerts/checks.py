@@ -54,13 +54,12 @@ class TargetView:
 
     def recent(self, endpoint: Endpoint) -> Observation | None:
         """The last successful answer of `endpoint` while it is fresh, even when a later poll
-        failed: a Cloud number's state (a block, a RED rating) is Meta's until an answer says
-        otherwise, so a throttled or failed poll must not resolve its alert (the poll's failure
-        has rules of its own). `/metrics` and the page keep it just as long."""
+        failed (`EndpointState.fresh_success`): a Cloud number's state (a block, a RED rating)
+        is Meta's until an answer says otherwise, so a throttled or failed poll must not resolve
+        its alert (the poll's failure has rules of its own). `/metrics` and the page keep it
+        just as long."""
         state = self.endpoints.get(endpoint)
-        if state is None or state.last_success is None or not state.fresh(self.now):
-            return None
-        return state.last_success
+        return state.fresh_success(self.now) if state is not None else None
 
     def fresh_health(self) -> Health | None:
         state = self.endpoints.get(Endpoint.HEALTH)
@@ -270,10 +269,8 @@ def not_registered(view: TargetView) -> list[Condition]:
 def queue_backlog(
     view: TargetView, *, pending_messages: int, callback_queue_size: int
 ) -> list[Condition]:
-    state = view.endpoints.get(Endpoint.STATS_APP)
-    if state is None or state.last_success is None or not state.fresh(view.now):
-        return []
-    samples = state.last_success.samples
+    observation = view.recent(Endpoint.STATS_APP)
+    samples = observation.samples if observation is not None else None
     if samples is None:
         return []
     limits = {

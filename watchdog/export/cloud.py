@@ -153,9 +153,7 @@ class CloudFamilies:
 
 
 def _fresh_success(state: EndpointState | None, now: float) -> Observation | None:
-    if state is None or not state.fresh(now):
-        return None
-    return state.last_success
+    return state.fresh_success(now) if state is not None else None
 
 
 def _state_set(
