@@ -27,7 +27,7 @@ from watchdog.base.redact import Redactor
 from watchdog.base.targets import Target
 from watchdog.config.settings import Settings
 from watchdog.config.sharding import select_shard
-from watchdog.export.collector import WatchdogCollector
+from watchdog.export.parts import Parts
 from watchdog.poll.client import ApiClient
 from watchdog.poll.graph_client import GraphClient
 from watchdog.poll.lag import LagCollector
@@ -72,6 +72,7 @@ class Watchdog:
     clock: Callable[[], float]
     engine: AlertEngine
     sinks: list[Sink]
+    parts: Parts
 
     @asynccontextmanager
     async def running(self, reloader: ReloadOnSignal | None = None) -> AsyncIterator[None]:
@@ -156,17 +157,20 @@ def build_watchdog(
         refresh=notify_all(s.refresh for s in sinks if isinstance(s, AlertmanagerSink)),
     )
     verdicts = VerdictLog(state, clock)
+    parts = Parts(state, clock)
 
     def on_change(change: Change) -> None:
+        # The target's part of /metrics first: encoded as each poll lands, not at the scrape.
+        parts.update(change.target, change.endpoint)
         verdicts(change)
         engine.on_change(change)
 
     poller = Poller(state, factory, on_change=on_change, clock=clock, start_spread=start_spread)
+    # The watchdog's own series; the targets' come from `parts`.
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WatchdogCollector(state, clock=clock))
     registry.register(AlertsCollector(engine, stats))
     registry.register(LagCollector(poller.lag))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    return Watchdog(state, poller, registry, clock, engine, sinks)
+    return Watchdog(state, poller, registry, clock, engine, sinks, parts)

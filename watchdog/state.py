@@ -14,8 +14,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from watchdog.api.cloud import CloudMemory, CloudVerdict, cloud_verdict, target_entities
-from watchdog.api.endpoints import GRAPH_THROTTLED, Endpoint
-from watchdog.api.gateways import Expectation, GatewayMemory, GatewayVerdict, gateway_verdict
+from watchdog.api.endpoints import GRAPH_THROTTLED, Endpoint, primary
+from watchdog.api.gateways import (
+    Expectation,
+    GatewayMemory,
+    GatewayVerdict,
+    gateway_verdict,
+    next_stuck,
+)
 from watchdog.api.payloads import Health, Labels, Sample
 from watchdog.api.results import Observation
 from watchdog.base.histogram import bucket_index
@@ -126,10 +132,15 @@ class EndpointState:
         API last said stands until an answer says otherwise or it is too old to trust."""
         return self.last_success if self.fresh(now) else None
 
+    @property
+    def series_window(self) -> float:
+        """How long one series of the API's metrics or stats stays fresh after it was seen."""
+        return STALE_AFTER_INTERVALS * max(self.interval, 1.0)
+
     def current_samples(self, now: float) -> list[Sample]:
         """The API's series that are fresh at `now`, each with its latest value (from whichever
         Webapp last reported it: one answer may hold only one Webapp's series)."""
-        oldest = now - STALE_AFTER_INTERVALS * max(self.interval, 1.0)
+        oldest = now - self.series_window
         # A copy first: a poll may be recorded in another thread while a scrape reads.
         return [seen.sample for seen in list(self.series.values()) if seen.at >= oldest]
 
@@ -244,6 +255,16 @@ class State:
         with self._lock:
             return all(s.last is not None for s in self._endpoints.values())
 
+    def ready(self) -> bool:
+        """True once every target's primary endpoint (`api.endpoints.primary`: what probes,
+        verdicts and failure alerts read) has a result; the others follow them at start."""
+        with self._lock:
+            for target in self._targets.values():
+                state = self._endpoints.get((target.name, primary(target)))
+                if state is not None and state.last is None:
+                    return False
+            return True
+
     def health(self, target: str, now: float | None = None) -> Health | None:
         """The latest health answer of `target`, if it is fresh."""
         when = self.clock() if now is None else now
@@ -259,6 +280,13 @@ class State:
         with self._lock:
             memory = self._gateways.get(target)
         return gateway_verdict(health, self.expectation, memory, when)
+
+    def gateway_holds_until(self, target: str, now: float) -> float:
+        """Until when `gateway(target, now)` holds by time alone (a node connecting too long
+        changes it without a poll); infinity when only a poll can change it."""
+        with self._lock:
+            memory = self._gateways.get(target)
+        return next_stuck(memory, self.expectation, now)
 
     def cloud(self, target: str, now: float | None = None) -> CloudVerdict | None:
         """The verdict on a Cloud target's latest fresh number answer (with its WABA's, when

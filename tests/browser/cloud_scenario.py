@@ -119,9 +119,11 @@ def cloud_running() -> Iterator[CloudScenario]:
 
         def ready() -> bool:
             try:
-                return scenario.client.get("/readyz").status_code == 200
+                ready = scenario.client.get("/readyz").status_code == 200
             except httpx.TransportError:
                 return False
+            # Ready once every primary endpoint answered; the pages read every endpoint.
+            return ready and watchdog.state.polled_once()
 
         wait_for(ready, "the watchdog to poll every endpoint once", STARTUP_TIMEOUT)
         yield scenario

@@ -199,9 +199,11 @@ def running() -> Iterator[Scenarios]:
 
         def ready() -> bool:
             try:
-                return scenarios.client.get("/readyz").status_code == 200
+                ready = scenarios.client.get("/readyz").status_code == 200
             except httpx.TransportError:
                 return False
+            # Ready once every primary endpoint answered; the pages read every endpoint.
+            return ready and watchdog.state.polled_once()
 
         wait_for(ready, "the watchdog to poll every target once", STARTUP_TIMEOUT)
         scenarios.overload()

@@ -153,7 +153,11 @@ def start_loop(
         raise
     loop = Loop(deployment, counting, simulator, watchdog, server)
     try:
-        wait_for(lambda: loop.get("/readyz").status_code == 200, "the first polls")
+        # Ready once health answered; these tests read every endpoint's first poll.
+        wait_for(
+            lambda: loop.get("/readyz").status_code == 200 and watchdog.state.polled_once(),
+            "the first polls",
+        )
     except BaseException:
         loop.stop()
         raise

@@ -378,7 +378,12 @@ class _Run:
         self.client = stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
         self.endpoints = endpoints
         self.emitted: Emitted = {}
-        wait_for(lambda: self.client.get("/readyz").status_code == 200, "the first polls")
+        wait_for(
+            lambda: (
+                self.client.get("/readyz").status_code == 200 and self.watchdog.state.polled_once()
+            ),
+            "the first polls",
+        )
 
     def polls(self) -> dict[Endpoint, int]:
         states = {e: self.watchdog.state.get(TARGET, e) for e in self.endpoints}

@@ -56,7 +56,11 @@ def running() -> Iterator[Running]:
         watchdog = build_watchdog(settings, start_spread=0.2)
         with BackgroundServer(create_app(watchdog), lifespan="on", name="wa-watchdog") as server:
             url = f"http://127.0.0.1:{server.port}"
-            wait_for(lambda: httpx.get(url + "/readyz").status_code == 200)
+            wait_for(
+                lambda: (
+                    httpx.get(url + "/readyz").status_code == 200 and watchdog.state.polled_once()
+                )
+            )
             yield Running(simulator, watchdog, url)
 
 

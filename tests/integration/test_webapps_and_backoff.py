@@ -121,7 +121,13 @@ def watching(deployments: dict[str, Deployment], **env: str) -> Iterator[Watchin
         app = create_app(watchdog)
         with BackgroundServer(app, lifespan="on", name="wa-watchdog") as server:
             url = f"http://127.0.0.1:{server.port}"
-            wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, 10, "ready")
+            wait_for(
+                lambda: (
+                    httpx.get(url + "/readyz").status_code == 200 and watchdog.state.polled_once()
+                ),
+                10,
+                "ready",
+            )
             yield Watching(sim, url, hook)
 
 

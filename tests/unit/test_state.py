@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.cloud_support import cloud_target
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.results import Observation, PollResult, observe
 from watchdog.base.targets import Target
@@ -429,6 +430,19 @@ def test_polled_once() -> None:
     assert not state.polled_once()
     state.record(failed("http_429", Endpoint.HEALTH, status=429, name="b"))
     assert state.polled_once()
+
+
+def test_ready_once_every_primary_endpoint_answered() -> None:
+    """Readiness waits for every target's primary endpoint (health; a Cloud number's own
+    node), not for the others, which follow them at start."""
+    state = State([target("a"), target("b"), cloud_target("shop")])
+    state.record(failed("connect", Endpoint.HEALTH, name="a"))
+    state.record(ok(Endpoint.HEALTH, name="b"))
+    assert not state.ready()
+    phone = PollResult("shop", Endpoint.PHONE_NUMBER, NOW, 0.1, None, "timeout", "timed out")
+    state.record(observe(phone))
+    assert state.ready()
+    assert not state.polled_once()
 
 
 def test_set_targets_keeps_and_drops() -> None:

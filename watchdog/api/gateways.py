@@ -15,6 +15,7 @@ whatever the topology looks like now.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from watchdog.api.payloads import Health, NodeHealth
@@ -140,6 +141,16 @@ def gateway_verdict(
         connected >= expected, connected, expected, topology, summary, down, tuple(degraded),
         not_registered,
     )  # fmt: skip
+
+
+def next_stuck(memory: GatewayMemory | None, expect: Expectation, now: float) -> float:
+    """When a node connecting at `now` will have been connecting too long, by time alone
+    (infinity: none will), so a verdict derived at `now` is known to hold until then."""
+    if memory is None:
+        return math.inf
+    limit = expect.connecting_limit
+    pending = [since + limit for since in memory.connecting_since.values() if now - since < limit]
+    return min(pending, default=math.inf)
 
 
 def _stuck(

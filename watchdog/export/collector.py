@@ -41,7 +41,7 @@ from watchdog.export.cloud import CloudFamilies
 from watchdog.export.reexport import REEXPORTED, Exposition, reexport
 from watchdog.state import DURATION_BUCKETS, EndpointState, State
 
-__all__ = ["GATEWAY_STATUSES", "WatchdogCollector"]
+__all__ = ["GATEWAY_STATUSES", "Families", "WatchdogCollector"]
 
 # The values of `whatsapp_gateway_status`'s `status` label: the documented five, `error` for a
 # node whose entry is an errors object, `unknown` for anything else.
@@ -68,11 +68,14 @@ class WatchdogCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         state = self._state
-        return _Scrape(self._clock(), state.gateway, state.cloud_memory).build(state.items())
+        return Families(self._clock(), state.gateway, state.cloud_memory).build(state.items())
 
 
-class _Scrape:
-    """One scrape's worth of families, built in a single pass over the state."""
+class Families:
+    """One scrape's worth of families, built in a single pass over the state (`build`), or
+    one target's endpoint at a time (`poll_families`, `health_families`, `gateway_families`,
+    `cloud.add`: what
+    `watchdog.export.parts` keeps per target)."""
 
     def __init__(
         self,
@@ -174,12 +177,12 @@ class _Scrape:
             base = bases.get(target.name)
             if base is None:
                 base = bases[target.name] = {"target": target.name, **target.labels}
-            self._poll_families(base, endpoint, state)
+            self.poll_families(base, endpoint, state)
             if endpoint.spec.kind == "cloud":
                 clouds.setdefault(target.name, (target, base, {}))[2][endpoint] = state
             elif endpoint is Endpoint.HEALTH:
-                self._health_families(base, state)
-                self._gateway_families(base, self._gateway(target.name, self.now))
+                self.health_families(base, state)
+                self.gateway_families(base, self._gateway(target.name, self.now))
             elif state.fresh(self.now):
                 fresh[endpoint].append((base, state))
         for name, (spec, base, endpoints) in clouds.items():
@@ -191,7 +194,7 @@ class _Scrape:
 
     # -- the watchdog's own families ----------------------------------------------------------
 
-    def _poll_families(self, base: Labels, endpoint: Endpoint, state: EndpointState) -> None:
+    def poll_families(self, base: Labels, endpoint: Endpoint, state: EndpointState) -> None:
         labels = {**base, "endpoint": endpoint.value}
         last = state.last
         if last is not None:
@@ -227,7 +230,7 @@ class _Scrape:
             resets = float(state.counter_resets)
             self.resets.samples.append(Sample("watchdog_api_restarts_total", labels, resets))
 
-    def _health_families(self, base: Labels, state: EndpointState) -> None:
+    def health_families(self, base: Labels, state: EndpointState) -> None:
         success = state.last_success
         health = success.health if success is not None else None
         if health is None:
@@ -252,7 +255,7 @@ class _Scrape:
                     Sample("whatsapp_gateway_status", {**node_labels, "status": status}, value)
                 )
 
-    def _gateway_families(self, base: Labels, verdict: GatewayVerdict | None) -> None:
+    def gateway_families(self, base: Labels, verdict: GatewayVerdict | None) -> None:
         if verdict is None:
             return
         self.connected.samples.append(

@@ -25,7 +25,7 @@ from prometheus_client.samples import Sample
 from watchdog.api import payloads
 from watchdog.api.endpoints import Endpoint
 
-__all__ = ["REEXPORTED", "Exposition", "reexport", "reexported_name"]
+__all__ = ["REEXPORTED", "Candidate", "Exposition", "candidates", "reexport", "reexported_name"]
 
 Labels = dict[str, str]
 
@@ -74,13 +74,22 @@ class Exposition:
         existing = self.families.get(family.name)
         if existing is not None:
             return existing if self.owners[family.name] == owner else None
-        names = [family.name + suffix for suffix in _SUFFIXES[family.type]]
-        if not self.taken.isdisjoint(names):
+        if not self.claims(family.name, family.type, owner):
             return None
-        self.taken.update(names)
         self.families[family.name] = family
-        self.owners[family.name] = owner
         return family
+
+    def claims(self, name: str, kind: str, owner: object) -> bool:
+        """Whether a family `name` of `kind` is `owner`'s: claimed now, or by `owner` before."""
+        known = self.owners.get(name)
+        if known is not None:
+            return bool(known == owner)
+        names = [name + suffix for suffix in _SUFFIXES[kind]]
+        if not self.taken.isdisjoint(names):
+            return False
+        self.taken.update(names)
+        self.owners[name] = owner
+        return True
 
     def own(self, family: Metric) -> Metric:
         claimed = self.claim(family, family.name)
@@ -91,10 +100,37 @@ class Exposition:
         return [f for f in self.families.values() if f.samples]
 
 
+@dataclass
+class Candidate:
+    """One re-exported family of one target's endpoint, before it claims its name: `size`
+    series are dropped if the name is not its own, `dropped` of them if it is."""
+
+    family: Metric
+    owner: object
+    size: int
+    dropped: int
+
+
 def reexport(
     out: Exposition, base: Labels, endpoint: Endpoint, samples: Iterable[payloads.Sample]
 ) -> int:
     """Add the API's samples of one endpoint of one target; returns how many were dropped."""
+    dropped = 0
+    for candidate in candidates(base, endpoint, samples):
+        claimed = out.claim(candidate.family, candidate.owner)
+        if claimed is None:
+            dropped += candidate.size
+            continue
+        if claimed is not candidate.family:
+            claimed.samples.extend(candidate.family.samples)
+        dropped += candidate.dropped
+    return dropped
+
+
+def candidates(
+    base: Labels, endpoint: Endpoint, samples: Iterable[payloads.Sample]
+) -> list[Candidate]:
+    """The families the API's samples of one endpoint of one target make, in claim order."""
     groups: dict[str, list[payloads.Sample]] = {}
     for sample in samples:
         group = groups.get(sample.name)
@@ -102,31 +138,30 @@ def reexport(
             groups[sample.name] = [sample]
         else:
             group.append(sample)
-    dropped = 0
+    found: list[Candidate] = []
     for name, group in groups.items():
         kind = group[0].kind
         if kind == "counter":
             stem, partner = _summary_parts(name, groups)
             if stem is not None:
                 if name.endswith("_sum"):
-                    dropped += _summary(
-                        out, base, endpoint, stem=stem, sums=group, counts=groups[partner]
+                    found.append(
+                        _summary(base, endpoint, stem=stem, sums=group, counts=groups[partner])
                     )
                 continue
-        dropped += _plain(out, base, endpoint, name=name, kind=kind, group=group)
-    return dropped
+        found.append(_plain(base, endpoint, name=name, kind=kind, group=group))
+    return found
 
 
 def _plain(
-    out: Exposition,
     base: Labels,
     endpoint: Endpoint,
     *,
     name: str,
     kind: payloads.Kind,
     group: list[payloads.Sample],
-) -> int:
-    """A counter, gauge or untyped API metric; returns how many series were dropped."""
+) -> Candidate:
+    """A counter, gauge or untyped API metric."""
     family_name = reexported_name(endpoint, name, kind)
     help_text = _cached(group[0].help, endpoint)
     family: Metric
@@ -139,10 +174,7 @@ def _plain(
     else:
         family = UnknownMetricFamily(family_name, help_text)
         sample_name = family_name
-    claimed = out.claim(family, (endpoint, name, kind))
-    if claimed is None:
-        return len(group)
-    samples = claimed.samples
+    samples = family.samples
     seen: set[frozenset[tuple[str, str]]] = set()
     dropped = 0
     for sample in group:
@@ -157,25 +189,21 @@ def _plain(
             continue
         seen.add(key)
         samples.append(Sample(sample_name, labels, sample.value))
-    return dropped
+    return Candidate(family, (endpoint, name, kind), len(group), dropped)
 
 
 def _summary(
-    out: Exposition,
     base: Labels,
     endpoint: Endpoint,
     *,
     stem: str,
     sums: list[payloads.Sample],
     counts: list[payloads.Sample],
-) -> int:
+) -> Candidate:
     """A `<stem>_sum` + `<stem>_count` counter pair as one summary family."""
     family_name = _PREFIXES[endpoint] + stem
     helps = dict.fromkeys(h for h in (counts[0].help, sums[0].help) if h)
     family = SummaryMetricFamily(family_name, _cached("; ".join(helps), endpoint))
-    claimed = out.claim(family, (endpoint, stem, "summary"))
-    if claimed is None:
-        return len(sums) + len(counts)
     by_labels: dict[frozenset[tuple[str, str]], list[payloads.Sample | None]] = {}
     dropped = 0
     for index, group in enumerate((sums, counts)):
@@ -186,7 +214,7 @@ def _summary(
                 dropped += 1
             else:
                 pair[index] = sample
-    samples = claimed.samples
+    samples = family.samples
     sum_name, count_name = family_name + "_sum", family_name + "_count"
     seen: set[frozenset[tuple[str, str]]] = set()
     for sum_sample, count_sample in by_labels.values():
@@ -210,7 +238,8 @@ def _summary(
                 samples.append(Sample(count_name, labels, value))
             else:
                 dropped += 1
-    return dropped
+    owner = (endpoint, stem, "summary")
+    return Candidate(family, owner, len(sums) + len(counts), dropped)
 
 
 def _summary_parts(name: str, groups: dict[str, list[payloads.Sample]]) -> tuple[str | None, str]:

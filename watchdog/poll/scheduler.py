@@ -18,7 +18,7 @@ from typing import Protocol
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from watchdog.api.endpoints import GRAPH_THROTTLED, Endpoint
+from watchdog.api.endpoints import GRAPH_THROTTLED, Endpoint, primary
 from watchdog.api.graph_usage import usage_wait
 from watchdog.api.results import Observation, PollResult, observe
 from watchdog.base.log import get_logger
@@ -27,9 +27,8 @@ from watchdog.poll.lag import LagRecorder
 from watchdog.poll.trigger import (
     MAX_START_SPREAD,
     PhasedInterval,
-    first_run_spread,
+    first_runs,
     phase,
-    start_offset,
 )
 from watchdog.state import Change, State
 
@@ -111,11 +110,15 @@ class Poller:
         or redefined."""
         now = datetime.now(UTC)
         jobs = [(t, e, e.interval(t)) for t in targets for e in Endpoint if e.interval(t) > 0]
+        ids = [f"{target.name}/{endpoint.value}" for target, endpoint, _ in jobs]
         # Sized by the jobs added together: all of them at start, a reload's new ones later.
-        spread = first_run_spread(len(jobs), self.start_spread)
-        for target, endpoint, interval in jobs:
-            job_id = f"{target.name}/{endpoint.value}"
-            first = now + timedelta(seconds=start_offset(job_id, interval, spread))
+        offsets = first_runs(
+            [(job_id, interval, endpoint is primary(target))
+             for job_id, (target, endpoint, interval) in zip(ids, jobs, strict=True)],
+            self.start_spread,
+        )  # fmt: skip
+        for job_id, (target, endpoint, interval), offset in zip(ids, jobs, offsets, strict=True):
+            first = now + timedelta(seconds=offset)
             self.scheduler.add_job(
                 self.poll,
                 PhasedInterval(interval, phase(job_id, interval), first),

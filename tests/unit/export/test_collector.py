@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,12 +23,19 @@ from watchdog.api.payloads import ApiErrorInfo
 from watchdog.api.results import PollResult, observe
 from watchdog.base.targets import Target
 from watchdog.export.collector import GATEWAY_STATUSES, WatchdogCollector
+from watchdog.export.exposition import Body, Exposition
+from watchdog.export.parts import Parts
 from watchdog.export.reexport import reexported_name
 from watchdog.simulator import Deployment, Scenario, SimulatorConfig, Topology
 from watchdog.simulator.errors import ApiError
 from watchdog.state import DURATION_BUCKETS, State
 
 NOW = 1_700_000_000.0
+# What Prometheus 2 sends (Prometheus 3 adds `escaping=allow-utf-8`).
+OPENMETRICS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
 # The OpenMetrics module carries no annotations; these give its two functions their types.
 generate_openmetrics: Callable[[CollectorRegistry], bytes] = openmetrics_exposition.generate_latest
 parse_openmetrics: Callable[[str], Iterable[Metric]] = (
@@ -155,7 +163,22 @@ def scrape(state: State, clock: Clock | None = None) -> Scrape:
         for sample in family.samples:
             om_series[(sample.name, frozenset(sample.labels.items()))] = sample.value
     assert om_series == series
+    # What `/metrics` serves, the targets' parts joined, is byte for byte the one-pass render.
+    assert joined(state, clock or Clock()) == (text, openmetrics)
     return Scrape(text, openmetrics, families, series)
+
+
+def joined(state: State, clock: Callable[[], float]) -> tuple[str, str]:
+    """Both formats as `/metrics` makes them from the state's parts (no global series)."""
+    exposition = Exposition(Parts(state, clock), CollectorRegistry(auto_describe=False))
+
+    async def both() -> tuple[Body, Body]:
+        return await exposition.body(""), await exposition.body(OPENMETRICS_ACCEPT)
+
+    text, openmetrics = asyncio.run(both())
+    assert not text.content_type.startswith("application/openmetrics")
+    assert openmetrics.content_type.startswith("application/openmetrics")
+    return text.content.decode(), openmetrics.content.decode()
 
 
 def healthy_state(

@@ -18,6 +18,7 @@ from watchdog.poll.trigger import (
     MAX_START_SPREAD,
     PhasedInterval,
     first_run_spread,
+    first_runs,
     next_on_phase,
     phase,
     start_offset,
@@ -137,3 +138,39 @@ def test_poller_spreads_first_runs_with_the_job_count_and_phases_every_job() -> 
     )
     assert max(firsts.values()) > MAX_START_SPREAD + 5
     assert all(t.phase == phase(job_id, t.interval) for job_id, t in jobs)
+
+
+def test_few_jobs_start_within_one_spread() -> None:
+    """Below the rate, every job's first run is where `start_offset` puts it in one spread."""
+    jobs = [(f"t{i}/{e}", 15.0 if e == "health" else 60.0, e == "health")
+            for i in range(100) for e in ("health", "metrics")]  # fmt: skip
+    offsets = first_runs(jobs)
+    assert offsets == [start_offset(job_id, interval) for job_id, interval, _ in jobs]
+
+
+def test_many_jobs_poll_every_primary_endpoint_first_at_the_same_rate() -> None:
+    """At 2,000 targets the primary endpoints' first runs come within 10 s (readiness within a
+    health interval), the others after them; no second has more than the rate's first runs."""
+    targets = 2000
+    jobs = [
+        (f"t{i}/{endpoint}", interval, endpoint == "health")
+        for i in range(targets)
+        for endpoint, interval in (("health", 15.0), ("metrics", 30.0), ("stats_app", 60.0))
+    ]
+    offsets = first_runs(jobs)
+    head = targets / FIRST_POLLS_PER_SECOND
+    primaries = [o for o, (_, _, p) in zip(offsets, jobs, strict=True) if p]
+    others = [o for o, (_, _, p) in zip(offsets, jobs, strict=True) if not p]
+    assert max(primaries) < head <= min(others)
+    assert max(others) < len(jobs) / FIRST_POLLS_PER_SECOND
+    per_second = Counter(int(o) for o in offsets)
+    # Hashed offsets: about the rate in every second, never twice it.
+    assert max(per_second.values()) <= FIRST_POLLS_PER_SECOND * 1.3
+
+
+def test_a_short_interval_runs_first_within_it() -> None:
+    """A job whose place in the line is later than its interval runs within its interval."""
+    jobs = [(f"t{i}/health", 15.0, True) for i in range(2000)]
+    jobs += [(f"t{i}/metrics", 5.0, False) for i in range(2000)]
+    offsets = first_runs(jobs)
+    assert all(o < 5.0 for o, (_, _, p) in zip(offsets, jobs, strict=True) if not p)

@@ -130,8 +130,17 @@ def test_page_and_status_are_gzipped_for_clients_that_accept_it(client: Get, pat
     assert zipped.headers["content-encoding"] == "gzip"
     assert zipped.content == plain.content  # httpx decoded it: the same body
     assert zipped.num_bytes_downloaded < len(plain.content) / 3  # what went over the wire
-    metrics = client("/metrics", encoding="gzip")
-    assert "content-encoding" not in metrics.headers
+
+
+def test_metrics_are_gzipped_for_scrapers_that_accept_it(client: Get) -> None:
+    """Prometheus sends `Accept-Encoding: gzip`: the body is compressed, and says so."""
+    plain = client("/metrics")
+    assert "content-encoding" not in plain.headers
+    zipped = client("/metrics", encoding="gzip")
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert zipped.num_bytes_downloaded < len(zipped.content) / 3
+    assert b'whatsapp_up{endpoint="health",target="prod"}' in zipped.content
 
 
 def test_the_history_setting_bounds_what_is_kept_and_asked() -> None:
