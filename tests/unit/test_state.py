@@ -10,11 +10,11 @@ from tests.unit.cloud_support import cloud_target
 from watchdog.api.endpoints import Endpoint
 from watchdog.api.results import Observation, PollResult, observe
 from watchdog.base.targets import Target
+from watchdog.endpoint_state import Growth
 from watchdog.state import (
     DURATION_BUCKETS,
     SERIES_MEMORY,
     STALE_AFTER_INTERVALS,
-    Growth,
     State,
 )
 

@@ -36,7 +36,7 @@ from watchdog.api.endpoints import Endpoint
 from watchdog.base.targets import Target
 from watchdog.export.collector import WatchdogCollector
 from watchdog.export.lines import Encoder, Heads
-from watchdog.export.parts import DROPPED, Parts, Section, dropped_line, own_families
+from watchdog.export.parts import DROPPED, Layout, Parts, Section, dropped_line, own_families
 from watchdog.export.reexport import REEXPORTED
 from watchdog.export.reexport import Exposition as Claims
 from watchdog.state import EndpointState
@@ -228,19 +228,19 @@ class Exposition:
         for name, kind, _ in self._own:
             claims.claims(name, kind, name)
         families: dict[str, tuple[str, str, list[bytes]]] = {}
+        # What each layout's names got: the same for every section that shares it.
+        outcomes: dict[Layout, tuple[bool, ...]] = {}
         for endpoint in REEXPORTED:
             for section in reexporting[endpoint]:
+                won = outcomes.get(section.layout)
+                if won is None:
+                    won = outcomes[section.layout] = self._claims(claims, section.layout, families)
                 count = section.dropped
-                for candidate in section.reexported:
-                    name = candidate.name
-                    if not claims.claims(name, candidate.kind, candidate.owner):
+                for candidate, own in zip(section.reexported, won, strict=True):
+                    if not own:
                         count += candidate.size - candidate.dropped
-                        continue
-                    family = families.get(name)
-                    if family is None:
-                        family = families[name] = (candidate.kind, candidate.help, [])
-                    if candidate.lines:
-                        family[2].append(candidate.lines)
+                    elif candidate.lines:
+                        families[candidate.name][2].append(candidate.lines)
                 assert section.dropped_labels is not None
                 if count == section.dropped:
                     dropped.append(section.dropped_line)
@@ -248,3 +248,16 @@ class Exposition:
                     dropped.append(dropped_line(section.dropped_labels, count))
                 await slices.tick()
         return families
+
+    @staticmethod
+    def _claims(
+        claims: Claims, layout: Layout, families: dict[str, tuple[str, str, list[bytes]]]
+    ) -> tuple[bool, ...]:
+        """Claim a layout's names; a family takes the help of its first claimant."""
+        won = []
+        for name, kind, help_text, owner in layout.families:
+            own = claims.claims(name, kind, owner)
+            if own and name not in families:
+                families[name] = (kind, help_text, [])
+            won.append(own)
+        return tuple(won)

@@ -32,9 +32,11 @@ from watchdog.export.lines import encode
 from watchdog.export.reexport import REEXPORTED, candidates
 from watchdog.state import EndpointState, State
 
-__all__ = ["DROPPED", "Parts", "Reexported", "Section", "own_families"]
+__all__ = ["DROPPED", "Layout", "Parts", "Reexported", "Section", "own_families"]
 
 DROPPED = "watchdog_dropped_series"
+# Distinct layouts kept at most (a fleet has a few: one per API version and endpoint).
+LAYOUTS = 10_000
 # A section's key: (target, endpoint), or (target, None) for a Cloud target's own families.
 Key = tuple[str, Endpoint | None]
 # What a section was built from, besides the answers: a poll recorded, a backoff or pace set
@@ -57,12 +59,24 @@ class Reexported:
     """A re-exported family of one section, encoded, before it claims its name."""
 
     name: str
-    kind: str
-    help: str
-    owner: object
     lines: bytes
     size: int  # series dropped if the name is another's
     dropped: int  # series dropped if it is its own (duplicates, values the type cannot carry)
+
+
+class Layout:
+    """The re-exported families of a section as the claims see them: (name, type, help, owner)
+    each. Targets of one version answer with the same families, so sections share one layout
+    object (`Parts` interns them) and a scrape claims each layout's names once, not once per
+    target: which names a layout gets never changes later in the same claim order."""
+
+    __slots__ = ("families",)
+
+    def __init__(self, families: tuple[tuple[str, str, str, object], ...]) -> None:
+        self.families = families
+
+
+NO_FAMILIES = Layout(())
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,7 @@ class Section:
     until: float
     own: tuple[tuple[str, bytes], ...]
     reexported: tuple[Reexported, ...] = ()
+    layout: Layout = NO_FAMILIES
     # For the API's metrics and stats while fresh: the `watchdog_dropped_series` labels, the
     # series dropped within the section, and its line when every family keeps its name.
     dropped_labels: Labels | None = None
@@ -88,7 +103,7 @@ class Section:
     ) -> bool:
         return (
             now <= self.until
-            and self.target == target
+            and (self.target is target or self.target == target)
             and self.expectation is expectation
             and len(sources) == len(self.sources)
             and all(a is b for a, b in zip(sources, self.sources, strict=True))
@@ -107,6 +122,7 @@ class Parts:
         self.state = state
         self.clock = clock
         self._sections: dict[Key, Section] = {}
+        self._layouts: dict[tuple[tuple[str, str, str, object], ...], Layout] = {}
         self.builds = 0  # sections encoded (for tests and benchmarks)
 
     def update(self, target: str, endpoint: Endpoint) -> None:
@@ -163,6 +179,7 @@ class Parts:
         families.poll_families(base, endpoint, state)
         until = math.inf
         found: tuple[Reexported, ...] = ()
+        layout = NO_FAMILIES
         dropped: tuple[Labels | None, int, bytes] = (None, 0, b"")
         fresh = endpoint.spec.kind != "cloud" and state.fresh(now)
         if endpoint is Endpoint.HEALTH:
@@ -171,7 +188,8 @@ class Parts:
             if fresh:
                 until = min(_stale_at(state), self.state.gateway_holds_until(target.name, now))
         elif fresh and endpoint in REEXPORTED:
-            found, dropped, until = _reexported(base, endpoint, state, now)
+            found, claimed, dropped, until = _reexported(base, endpoint, state, now)
+            layout = self._layout(claimed)
         own = tuple(
             (name, encode(family.samples))
             for name, family in families.out.families.items()
@@ -180,8 +198,16 @@ class Parts:
         labels, count, line = dropped
         return Section(
             target, (state,), (_mark(state),), self.state.expectation, until, own, found,
-            labels, count, line,
+            layout, labels, count, line,
         )  # fmt: skip
+
+    def _layout(self, families: tuple[tuple[str, str, str, object], ...]) -> Layout:
+        layout = self._layouts.get(families)
+        if layout is None:
+            if len(self._layouts) >= LAYOUTS:  # help texts and names come from outside
+                self._layouts.clear()
+            layout = self._layouts[families] = Layout(families)
+        return layout
 
     def _cloud(
         self, target: Target, endpoints: dict[Endpoint, EndpointState], now: float
@@ -216,22 +242,25 @@ def _stale_at(state: EndpointState) -> float:
 
 def _reexported(
     base: Labels, endpoint: Endpoint, state: EndpointState, now: float
-) -> tuple[tuple[Reexported, ...], tuple[Labels, int, bytes], float]:
+) -> tuple[
+    tuple[Reexported, ...],
+    tuple[tuple[str, str, str, object], ...],
+    tuple[Labels, int, bytes],
+    float,
+]:
     """The API's series of a fresh endpoint as candidates, its dropped count and line, and
     when the first of its series goes stale."""
     oldest = now - state.series_window
     seen = [s for s in list(state.series.values()) if s.at >= oldest]
     until = min(min((s.at for s in seen), default=math.inf) + state.series_window, _stale_at(state))
     found = []
+    families = []
     dropped = state.duplicates
     for candidate in candidates(base, endpoint, [s.sample for s in seen]):
         family = candidate.family
-        found.append(
-            Reexported(
-                family.name, family.type, family.documentation, candidate.owner,
-                encode(family.samples), candidate.size, candidate.dropped,
-            )
-        )  # fmt: skip
+        lines = encode(family.samples)
+        found.append(Reexported(family.name, lines, candidate.size, candidate.dropped))
+        families.append((family.name, family.type, family.documentation, candidate.owner))
         dropped += candidate.dropped
     labels = {**base, "endpoint": endpoint.value}
-    return tuple(found), (labels, dropped, dropped_line(labels, dropped)), until
+    return tuple(found), tuple(families), (labels, dropped, dropped_line(labels, dropped)), until
