@@ -37,6 +37,7 @@ BACKGROUND: list[tuple[str, list[str]]] = [
 # README figures use 10) keeps the whole run under 15 minutes.
 SEQUENCE: list[tuple[str, list[str]]] = [
     ("scale.py", []),
+    ("loop_steps.py", []),
     ("alert_latency.py", ["--incidents", "5"]),
     ("scrape_cost.py", []),
     ("load.py", []),

@@ -121,7 +121,12 @@ class State:
                         continue
                     capacity = capacity_for(self.history, interval)
                     old = self._endpoints.get((target.name, endpoint))
-                    if old is not None:
+                    if old is not None and old.interval == interval:
+                        if old.timeline.capacity != capacity:  # a ring grown by a reload
+                            recent = old.timeline.count_since(self.clock() - self.history)
+                            old.timeline.resize(max(capacity, recent))
+                        kept[(target.name, endpoint)] = old
+                    elif old is not None:
                         old.interval = interval
                         # Polls made at the old, faster interval within the history stay: a
                         # day's uptime after a reload still covers the day. The ring shrinks to

@@ -125,11 +125,11 @@ def _health_conditions(
 def overloaded(view: TargetView, *, window: float) -> list[Condition]:
     own = view.history.own_failures(view.now, window, Failure.OVERLOADED)
     others = view.history.api_requests(view.now, window, "503")
-    window_text = format_duration(window)
     # Counts from the API's counters are spread over the time since each series' last value:
     # less than one request in the window is no evidence of a 503 in it.
     if not own and others < 1:
         return []
+    window_text = format_duration(window)
     return [
         Condition(
             summary=f"WhatsApp API {view.target.name} is overloaded (503, code 1016)",
@@ -153,9 +153,9 @@ def rate_limit_spike(
     limited = view.history.api_requests(view.now, window, "429")
     total = view.history.api_requests(view.now, window)
     share = limited / total if total else 0.0
-    window_text = format_duration(window)
     if own < threshold and limited < threshold and not (limited >= 1 and share >= ratio):
         return []
+    window_text = format_duration(window)
     return [
         Condition(
             summary=f"WhatsApp API {view.target.name} is rate limiting requests (429)",

@@ -3,9 +3,9 @@
 The targets' series are encoded as their polls are recorded (`watchdog.export.parts`); a scrape
 joins the parts under one `# HELP`/`# TYPE` head per family, claims the re-exported names (the
 first target to claim one wins, as in the one-pass collector), and adds the watchdog's own few
-global series (alerts, schedule lag, process). The join runs on the event loop in slices of a
-few milliseconds, so polls due meanwhile go out on time: a render in a worker thread would hold
-the GIL for seconds at thousands of targets, and the loop with it. Only the final
+global series (alerts, schedule lag, process). The join runs on the event loop in slices
+(`watchdog.base.turns`), so polls due meanwhile go out on time: a render in a worker thread
+would hold the GIL for seconds at thousands of targets, and the loop with it. Only the final
 concatenation and gzip run in a thread (zlib lets go of the GIL while it compresses).
 
 A body is reused while the state's version is unchanged and it is younger than `max_age`, and
@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from watchdog.api.endpoints import Endpoint
 from watchdog.base.targets import Target
+from watchdog.base.turns import SLICE_SECONDS, Turns
 from watchdog.export.collector import WatchdogCollector
 from watchdog.export.lines import Encoder, Heads
 from watchdog.export.parts import DROPPED, Layout, Parts, Section, dropped_line, own_families
@@ -41,13 +42,11 @@ from watchdog.export.reexport import REEXPORTED
 from watchdog.export.reexport import Exposition as Claims
 from watchdog.state import EndpointState
 
-__all__ = ["MAX_AGE", "SLICE", "Body", "Exposition", "accepts_gzip"]
+__all__ = ["MAX_AGE", "Body", "Exposition", "accepts_gzip"]
 
 # Process metrics and staleness move with time, not only with polls: renders older than this
 # are never reused.
 MAX_AGE = 1.0
-# The longest the join keeps the event loop before letting other callbacks (polls) run.
-SLICE = 0.005
 # gzip's fastest level: a body of a few MB per target hundred compresses about tenfold at it,
 # and the scraper is on the same network, not behind a slow link.
 GZIP_LEVEL = 1
@@ -99,21 +98,6 @@ def _joinable(encoder: Encoder) -> bool:
     return encoder.func is openmetrics.generate_latest and keywords.get("version") == "1.0.0"
 
 
-class _Slices:
-    """Lets the event loop run other callbacks every `seconds` of work."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.yields = 0
-        self._started = time.perf_counter()
-
-    async def tick(self) -> None:
-        if time.perf_counter() - self._started >= self.seconds:
-            await asyncio.sleep(0)
-            self.yields += 1
-            self._started = time.perf_counter()
-
-
 class _Registry(Collector):
     """Another registry's collectors, as one collector (for the one-pass render)."""
 
@@ -134,7 +118,7 @@ class Exposition:
         *,
         max_age: float = MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
-        slice_seconds: float = SLICE,
+        slice_seconds: float = SLICE_SECONDS,
     ) -> None:
         self.parts = parts
         self.registry = registry
@@ -185,7 +169,7 @@ class Exposition:
         now = parts.clock()
         items = parts.state.items()
         parts.forget({target.name for target, _, _ in items})
-        slices = _Slices(self.slice_seconds)
+        slices = Turns(self.slice_seconds)
         own: dict[str, list[bytes]] = {name: [] for name, _, _ in self._own}
         reexporting: dict[Endpoint, list[Section]] = {e: [] for e in REEXPORTED}
         clouds: dict[str, tuple[Target, dict[Endpoint, EndpointState]]] = {}
@@ -197,11 +181,11 @@ class Exposition:
                 clouds.setdefault(target.name, (target, {}))[1][endpoint] = state
             elif section.dropped_labels is not None:
                 reexporting[endpoint].append(section)
-            await slices.tick()
+            await slices.take()
         for target, endpoints in clouds.values():
             for name, lines in parts.cloud_section(target, endpoints, now).own:
                 own[name].append(lines)
-            await slices.tick()
+            await slices.take()
         families = await self._claim(reexporting, own[DROPPED], slices)
         chunks: list[bytes] = []
         heads = functools.partial(self._heads, content_type, encoder)
@@ -216,11 +200,11 @@ class Exposition:
         # The watchdog's own global series last, as they were registered after the targets'
         # collector (and with OpenMetrics' `# EOF`).
         chunks.append(encoder(self.registry))
-        self.yields += slices.yields
+        self.yields += slices.taken
         return await run_in_threadpool(b"".join, chunks)
 
     async def _claim(
-        self, reexporting: dict[Endpoint, list[Section]], dropped: list[bytes], slices: _Slices
+        self, reexporting: dict[Endpoint, list[Section]], dropped: list[bytes], slices: Turns
     ) -> dict[str, tuple[str, str, list[bytes]]]:
         """The re-exported families by name, in claim order, with every winner's lines; each
         section's `watchdog_dropped_series` line goes to `dropped`."""
@@ -236,17 +220,17 @@ class Exposition:
                 if won is None:
                     won = outcomes[section.layout] = self._claims(claims, section.layout, families)
                 count = section.dropped
-                for candidate, own in zip(section.reexported, won, strict=True):
+                for (name, lines, size, bad), own in zip(section.reexported, won, strict=True):
                     if not own:
-                        count += candidate.size - candidate.dropped
-                    elif candidate.lines:
-                        families[candidate.name][2].append(candidate.lines)
+                        count += size - bad
+                    elif lines:
+                        families[name][2].append(lines)
                 assert section.dropped_labels is not None
                 if count == section.dropped:
                     dropped.append(section.dropped_line)
                 else:
                     dropped.append(dropped_line(section.dropped_labels, count))
-                await slices.tick()
+                await slices.take()
         return families
 
     @staticmethod

@@ -54,14 +54,12 @@ def own_families(now: float = 0.0) -> list[tuple[str, str, str]]:
     return [(f.name, f.type, f.documentation) for f in out.families.values()]
 
 
-@dataclass(frozen=True)
-class Reexported:
-    """A re-exported family of one section, encoded, before it claims its name."""
-
-    name: str
-    lines: bytes
-    size: int  # series dropped if the name is another's
-    dropped: int  # series dropped if it is its own (duplicates, values the type cannot carry)
+# A re-exported family of one section, encoded, before it claims its name: (name, lines, the
+# series dropped if the name is another's, those dropped if it is its own: duplicates, values
+# the type cannot carry). A plain tuple of strings, bytes and ints, which the garbage collector
+# stops tracking: a fleet has some 30 per target, and a full collection walks every object
+# still tracked.
+Reexported = tuple[str, bytes, int, int]
 
 
 class Layout:
@@ -259,7 +257,7 @@ def _reexported(
     for candidate in candidates(base, endpoint, [s.sample for s in seen]):
         family = candidate.family
         lines = encode(family.samples)
-        found.append(Reexported(family.name, lines, candidate.size, candidate.dropped))
+        found.append((family.name, lines, candidate.size, candidate.dropped))
         families.append((family.name, family.type, family.documentation, candidate.owner))
         dropped += candidate.dropped
     labels = {**base, "endpoint": endpoint.value}

@@ -1,4 +1,5 @@
-"""What happened recently, in the status document's terms: poll history, queue trends, alerts.
+"""What happened recently, in the status document's terms: each endpoint's last poll and its
+history, uptime, queue trends, alerts.
 
 The status page draws these and `/api/v1/status` serves them; both read them from here so they
 show the same. History is served as columns (one list per field, oldest first): an hour of
@@ -11,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from watchdog.alerts.model import AlertState, AlertView
+from watchdog.api.diagnosis import api_error_text, diagnose
+from watchdog.state import EndpointState
 from watchdog.timeline import Timeline, Trend
 
 # Severities that raise a target's verdict while their alert fires; any other severity
@@ -28,6 +31,49 @@ def history(timeline: Timeline, start: float) -> dict[str, list[Any]]:
         "mark": columns.mark,
         "status_code": columns.status_code,
         "duration_ms": columns.duration_ms,
+    }
+
+
+def _age(now: float, at: float | None) -> float | None:
+    return None if at is None else round(max(0.0, now - at), 3)
+
+
+def endpoint_status(
+    state: EndpointState, now: float, history_start: float | None = None
+) -> dict[str, Any]:
+    last = state.last.result if state.last else None
+    error = last.api_error if last else None
+    diagnosis = diagnose(last) if last else None
+    backoff = max(0.0, state.backoff_until - now) if state.backoff_seconds else 0.0
+    return {
+        "ok": last.ok if last else None,
+        "reason": last.reason if last else None,
+        "diagnosis": diagnosis.failure.value if diagnosis else None,
+        "detail": last.detail if last else None,
+        "status_code": last.status_code if last else None,
+        "api_error_code": error.code if error else None,
+        # The API's own words (details redacted of secrets and cut by the client).
+        "api_error": (
+            {
+                "code": error.code,
+                "title": error.title,
+                "details": error.details,
+                "text": api_error_text(error),
+            }
+            if error
+            else None
+        ),
+        "last_poll_age_seconds": _age(now, last.started_at if last else None),
+        "last_success_age_seconds": _age(now, state.last_success_at),
+        "fresh": state.fresh(now),
+        "interval_seconds": state.interval,
+        # After 429/503 answers polls are held back: the extra wait (as the metric
+        # whatsapp_poll_backoff_seconds) and how long until the next poll may go; 0 on schedule.
+        "backoff_seconds": state.backoff_seconds,
+        "backoff_remaining_seconds": round(backoff, 3),
+        "polls": state.polls,
+        "errors": dict(state.errors),
+        "history": history(state.timeline, now if history_start is None else history_start),
     }
 
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,14 @@ from watchdog.base.durations import format_duration, parse_duration
 from watchdog.export.exposition import Exposition, accepts_gzip
 from watchdog.state import State
 from watchdog.web.page import page_parts
-from watchdog.web.status import DEFAULT_HISTORY, probe_live, probe_ready, status
+from watchdog.web.status import (
+    DEFAULT_HISTORY,
+    probe_live,
+    probe_ready,
+    slices,
+    status_in_slices,
+    status_json,
+)
 
 if TYPE_CHECKING:
     from watchdog.app import ReloadOnSignal, Watchdog
@@ -119,20 +125,32 @@ def create_app(watchdog: Watchdog, *, reloader: ReloadOnSignal | None = None) ->
 
         return handler
 
-    def document(request: Request, history: float) -> dict[str, Any] | Response:
+    async def document(request: Request, history: float) -> dict[str, Any] | Response:
         only = request.query_params.get("target")
         if only is not None and state.target(only) is None:
             return JSONResponse({"error": f"unknown target {only!r}"}, 404)
         now = watchdog.clock()
-        return status(state, now, alerts=watchdog.engine.views(now), history=history, only=only)
+        views = watchdog.engine.views(now)
+        return await status_in_slices(state, now, alerts=views, history=history, only=only)
 
     async def api_status(request: Request) -> Response:
         try:
             history = _history_param(request, state.history)
         except _BadQuery as err:
             return JSONResponse({"error": str(err)}, 400)
-        found = document(request, history)
-        return found if isinstance(found, Response) else JSONResponse(found)
+        found = await document(request, history)
+        if isinstance(found, Response):
+            return found
+
+        async def parts() -> AsyncIterator[bytes]:
+            # Encoded a target at a time, with turns for the loop between them, like the page:
+            # at 2,000 targets one `json.dumps` of the whole document would hold it for seconds.
+            turns = slices()
+            for part in status_json(found):
+                yield part
+                await turns.take()
+
+        return StreamingResponse(parts(), media_type="application/json")
 
     async def api_alerts(_: Request) -> Response:
         return JSONResponse({"alerts": [alert_json(a) for a in watchdog.engine.alerts()]})
@@ -143,16 +161,16 @@ def create_app(watchdog: Watchdog, *, reloader: ReloadOnSignal | None = None) ->
         now = watchdog.clock()
         focus = only if only is not None and state.target(only) is not None else None
         views = watchdog.engine.views(now)
-        document = status(
-            state, now, alerts=views, history=min(DEFAULT_HISTORY, state.history), only=focus
-        )
+        history = min(DEFAULT_HISTORY, state.history)
+        document = await status_in_slices(state, now, alerts=views, history=history, only=focus)
 
         async def parts() -> AsyncIterator[bytes]:
-            # One target at a time, with the loop free between them: polls due meanwhile go
-            # out on time, and no whole page of several MB is ever held in memory.
+            # One target at a time, with turns for the loop between them: polls due meanwhile
+            # go out on time, and no whole page of several MB is ever held in memory.
+            turns = slices()
             for part in page_parts(document, focus=only):
                 yield part.encode()
-                await asyncio.sleep(0)
+                await turns.take()
 
         return StreamingResponse(parts(), media_type="text/html; charset=utf-8")
 

@@ -6,7 +6,8 @@ One reading of the state serves `/probe/...`, `/api/v1/status`, the status page 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -18,6 +19,7 @@ from watchdog.api.endpoints import GRAPH_THROTTLED, RATE_LIMITED, Endpoint, prim
 from watchdog.api.results import PollResult
 from watchdog.base.log import get_logger
 from watchdog.base.targets import Target
+from watchdog.base.turns import SLICE_SECONDS, Turns
 from watchdog.state import Change, EndpointState, State
 from watchdog.web import recent
 from watchdog.web.cloud_status import cloud_status
@@ -195,49 +197,6 @@ def probe_live(state: State, target: str, now: float) -> tuple[bool, str]:
     return False, f"no answer from {who} recently"
 
 
-def _age(now: float, at: float | None) -> float | None:
-    return None if at is None else round(max(0.0, now - at), 3)
-
-
-def endpoint_status(
-    state: EndpointState, now: float, history_start: float | None = None
-) -> dict[str, Any]:
-    last = state.last.result if state.last else None
-    error = last.api_error if last else None
-    diagnosis = diagnose(last) if last else None
-    backoff = max(0.0, state.backoff_until - now) if state.backoff_seconds else 0.0
-    return {
-        "ok": last.ok if last else None,
-        "reason": last.reason if last else None,
-        "diagnosis": diagnosis.failure.value if diagnosis else None,
-        "detail": last.detail if last else None,
-        "status_code": last.status_code if last else None,
-        "api_error_code": error.code if error else None,
-        # The API's own words (details redacted of secrets and cut by the client).
-        "api_error": (
-            {
-                "code": error.code,
-                "title": error.title,
-                "details": error.details,
-                "text": api_error_text(error),
-            }
-            if error
-            else None
-        ),
-        "last_poll_age_seconds": _age(now, last.started_at if last else None),
-        "last_success_age_seconds": _age(now, state.last_success_at),
-        "fresh": state.fresh(now),
-        "interval_seconds": state.interval,
-        # After 429/503 answers polls are held back: the extra wait (as the metric
-        # whatsapp_poll_backoff_seconds) and how long until the next poll may go; 0 on schedule.
-        "backoff_seconds": state.backoff_seconds,
-        "backoff_remaining_seconds": round(backoff, 3),
-        "polls": state.polls,
-        "errors": dict(state.errors),
-        "history": recent.history(state.timeline, now if history_start is None else history_start),
-    }
-
-
 def target_status(
     state: State,
     target: Target,
@@ -308,7 +267,7 @@ def target_status(
         "nodes": nodes,
         # A Cloud target's number, its health, token, usage and drops; None for On-Prem.
         "cloud": cloud_status(state, target, now) if target.kind == "cloud" else None,
-        "endpoints": {e.value: endpoint_status(s, now, start) for e, s in endpoints.items()},
+        "endpoints": {e.value: recent.endpoint_status(s, now, start) for e, s in endpoints.items()},
     }
 
 
@@ -324,12 +283,58 @@ def status(
     verdicts, *history* seconds of every endpoint's polls, every target or *only* one (the
     overall level is still every target's)."""
     listed = recent.alerts_doc(alerts)
-    every = [
-        target_status(
-            state, t, now, firing=listed["firing"], history=history if only in (None, t.name) else 0
-        )
-        for t in state.targets
-    ]
+    every = [_part(state, t, now, listed=listed, history=history, only=only) for t in state.targets]
+    return _document(state, now, listed=listed, history=history, only=only, every=every)
+
+
+def slices() -> Turns:
+    """Turns for the loop while the page or `/api/v1/status` is made (`SLICE_SECONDS` apart)."""
+    return Turns(SLICE_SECONDS)
+
+
+async def status_in_slices(
+    state: State,
+    now: float,
+    *,
+    alerts: Iterable[AlertView] = (),
+    history: float = DEFAULT_HISTORY,
+    only: str | None = None,
+) -> dict[str, Any]:
+    """`status`, giving the event loop turns between targets: at 2,000 targets the document
+    takes seconds, which no poll due meanwhile should wait for. Polls recorded meanwhile may
+    show in the targets read after them; each target's part is read in one go."""
+    listed = recent.alerts_doc(alerts)
+    every = []
+    turns = slices()
+    for target in state.targets:
+        every.append(_part(state, target, now, listed=listed, history=history, only=only))
+        await turns.take()
+    return _document(state, now, listed=listed, history=history, only=only, every=every)
+
+
+def _part(
+    state: State,
+    target: Target,
+    now: float,
+    *,
+    listed: dict[str, list[dict[str, Any]]],
+    history: float,
+    only: str | None,
+) -> dict[str, Any]:
+    # The other targets count for the overall level only: no history needed for that.
+    kept = history if only in (None, target.name) else 0
+    return target_status(state, target, now, firing=listed["firing"], history=kept)
+
+
+def _document(
+    state: State,
+    now: float,
+    *,
+    listed: dict[str, list[dict[str, Any]]],
+    history: float,
+    only: str | None,
+    every: list[dict[str, Any]],
+) -> dict[str, Any]:
     overall = worst(Level[t["level"].upper()] for t in every)
     targets = [t for t in every if only in (None, t["name"])]
     return {
@@ -338,8 +343,24 @@ def status(
         "generated_at": now,
         "history_seconds": history,
         "alerts": listed,
+        # Last, so that `status_json` can send the rest first, then the targets one by one.
         "targets": targets,
     }
+
+
+def _json(value: Any) -> str:
+    # Starlette's JSONResponse encoding, so the parts join into the very body it would send.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def status_json(document: dict[str, Any]) -> Iterator[bytes]:
+    """The status document encoded as JSON in parts, the targets one by one, so that it can be
+    sent with the event loop free between parts; joined, the parts are one JSON document."""
+    head = {key: value for key, value in document.items() if key != "targets"}
+    yield (_json(head)[:-1] + ',"targets":[').encode()
+    for i, target in enumerate(document["targets"]):
+        yield ("," * (i > 0) + _json(target)).encode()
+    yield b"]}"
 
 
 class VerdictLog:
