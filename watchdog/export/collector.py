@@ -74,8 +74,8 @@ class WatchdogCollector(Collector):
 class Families:
     """One scrape's worth of families, built in a single pass over the state (`build`), or
     one target's endpoint at a time (`poll_families`, `health_families`, `gateway_families`,
-    `cloud.add`: what
-    `watchdog.export.parts` keeps per target)."""
+    `cloud.add`: what `watchdog.export.parts` keeps per target, emptying them in between with
+    `restart`)."""
 
     def __init__(
         self,
@@ -166,6 +166,13 @@ class Families:
         )
         # Own families too, registered before any re-export can claim their names.
         self.cloud = CloudFamilies(out)
+
+    def restart(self, now: float) -> None:
+        """Empty every family, for the families of another target's endpoint at `now`:
+        cheaper than building the twenty of them again for each of thousands of polls."""
+        self.now = now
+        for family in self.out.families.values():
+            family.samples = []
 
     def build(self, items: Sequence[tuple[Target, Endpoint, EndpointState]]) -> list[Metric]:
         bases: dict[str, Labels] = {}

@@ -167,6 +167,7 @@ class Exposition:
     async def _join(self, content_type: str, encoder: Encoder) -> bytes:
         parts = self.parts
         now = parts.clock()
+        parts.scraped_at = now
         items = parts.state.items()
         parts.forget({target.name for target, _, _ in items})
         slices = Turns(self.slice_seconds)

@@ -11,6 +11,7 @@ types and help text stay exactly what `generate_latest` writes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import cast
 
@@ -26,7 +27,22 @@ _EOF = b"# EOF\n"
 
 Encoder = Callable[[CollectorRegistry], bytes]
 # prometheus_client's own float format (Go's), so values read exactly as `generate_latest`'s.
-_float = cast(Callable[[float], str], floatToGoString)
+_go_float = cast(Callable[[float], str], floatToGoString)
+# Values repeat (0 and 1 of every state set, small counts): formatted once each, up to this many.
+_FLOATS_KEPT = 100_000
+_floats: dict[float, str] = {}
+
+
+def _float(value: float) -> str:
+    if value == 0:  # 0.0 and -0.0 are one key, and two texts
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    text = _floats.get(value)
+    if text is None:
+        text = _go_float(value)
+        if len(_floats) >= _FLOATS_KEPT:
+            _floats.clear()
+        _floats[value] = text
+    return text
 
 
 def _value(text: str) -> str:

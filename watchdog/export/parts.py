@@ -35,6 +35,9 @@ from watchdog.state import EndpointState, State
 __all__ = ["DROPPED", "Layout", "Parts", "Reexported", "Section", "own_families"]
 
 DROPPED = "watchdog_dropped_series"
+# Without a scrape for this long, polls stop encoding their parts (a watchdog whose /metrics
+# nobody reads spends nothing on them); the next scrape encodes every part, in slices.
+UNSCRAPED = 600.0
 # Distinct layouts kept at most (a fleet has a few: one per API version and endpoint).
 LAYOUTS = 10_000
 # A section's key: (target, endpoint), or (target, None) for a Cloud target's own families.
@@ -121,10 +124,20 @@ class Parts:
         self.clock = clock
         self._sections: dict[Key, Section] = {}
         self._layouts: dict[tuple[tuple[str, str, str, object], ...], Layout] = {}
+        self._built = Families(0.0, state.gateway, state.cloud_memory)
+        # When a scrape last read the parts (None: never). Nobody scraping, polls encode
+        # nothing: the next scrape encodes what it needs.
+        self.scraped_at: float | None = None
         self.builds = 0  # sections encoded (for tests and benchmarks)
 
     def update(self, target: str, endpoint: Endpoint) -> None:
-        """Encode the sections a poll of `target`'s `endpoint` changed (after it is recorded)."""
+        """Encode the sections a poll of `target`'s `endpoint` changed (after it is recorded),
+        while something scrapes; else only forget them."""
+        scraped = self.scraped_at
+        if scraped is None or self.clock() - scraped > UNSCRAPED:
+            self._sections.pop((target, endpoint), None)
+            self._sections.pop((target, None), None)
+            return
         spec = self.state.target(target)
         if spec is None:
             return
@@ -166,8 +179,10 @@ class Parts:
     # -- encoding ----------------------------------------------------------------------------
 
     def _families(self, now: float) -> Families:
+        """The one `Families` every section is built with, emptied (a build never awaits)."""
         self.builds += 1
-        return Families(now, self.state.gateway, self.state.cloud_memory)
+        self._built.restart(now)
+        return self._built
 
     def _endpoint(
         self, target: Target, endpoint: Endpoint, state: EndpointState, now: float

@@ -236,3 +236,20 @@ def test_the_join_lets_other_callbacks_run() -> None:
     # One slice per target endpoint at least, the claims of every target's metrics included.
     assert turns >= len(names) * 3
     assert setup.exposition.yields >= len(names) * 3
+
+
+def test_polls_encode_nothing_while_nobody_scrapes() -> None:
+    """Before the first scrape, and ten minutes after the last, a poll encodes nothing: the
+    next scrape encodes what it serves, and serves the same."""
+    setup = Setup("a")
+    setup.metrics("a", 1.0)
+    assert setup.parts.builds == 0
+    assert b'whatsapp_queue{target="a"} 1.0' in setup.scrape().content
+    builds = setup.parts.builds
+    setup.clock.now += 60
+    setup.metrics("a", 2.0)
+    assert setup.parts.builds == builds + 1  # scraped a minute ago: encoded as it lands
+    setup.clock.now += 601
+    setup.metrics("a", 3.0)
+    assert setup.parts.builds == builds + 1
+    assert b'whatsapp_queue{target="a"} 3.0' in setup.scrape().content
