@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports  ## the layering of ARCHITECTURE.md (contracts in pyproject.toml)
 
-bench: $(STAMP)  ## every benchmark in benchmarks/ but cpu_profile.py, then one table of every figure (about 13 minutes)
+bench: $(STAMP)  ## every benchmark in benchmarks/ but cpu_profile.py, then one table of every figure (about 20 minutes)
 	$(BIN)/python benchmarks/run_all.py
 
 screenshots: $(STAMP)  ## docs/status-*.png: the status page of three simulated deployments in headless Chromium (about five minutes)

@@ -3,7 +3,7 @@
 `memory.py`, `webapps_soak.py` and `backoff.py` run in the background from the start: they
 mostly wait (their watchdogs poll 100, 2 and 2 targets at the default intervals, a few % of a
 core together), their figures are counts and memory, not timings, and run one after the other
-their 10-, 10- and 4-minute soaks would leave no time for the rest within 15 minutes. The others
+their 10-, 10- and 4-minute soaks would double the run (about 20 minutes as it is). The others
 run one after the other, each printing its own tables as it goes; their `FIGURE` lines
 (`benchmarks/report.py`) are gathered into the summary at the end, the background scripts'
 after them with their output. A script that fails is reported and the others still run; the
@@ -34,7 +34,7 @@ BACKGROUND: list[tuple[str, list[str]]] = [
     ("backoff.py", []),
 ]
 # Longest first, so a failure in a long one shows early; alert_latency with 5 incidents (its
-# README figures use 10) keeps the whole run under 15 minutes.
+# README figures use 10) keeps the whole run near 20 minutes.
 SEQUENCE: list[tuple[str, list[str]]] = [
     ("scale.py", []),
     ("loop_steps.py", []),
