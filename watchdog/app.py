@@ -160,10 +160,11 @@ def build_watchdog(
     parts = Parts(state, clock)
 
     def on_change(change: Change) -> None:
-        # The target's part of /metrics first: encoded as each poll lands, not at the scrape.
-        parts.update(change.target, change.endpoint)
         verdicts(change)
         engine.on_change(change)
+        # The target's part of /metrics, encoded as each poll lands, not at the scrape; last, so
+        # that a fault in the export can never keep a poll from its alerts.
+        parts.update(change.target, change.endpoint)
 
     poller = Poller(state, factory, on_change=on_change, clock=clock, start_spread=start_spread)
     # The watchdog's own series; the targets' come from `parts`.

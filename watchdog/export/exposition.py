@@ -50,6 +50,8 @@ MAX_AGE = 1.0
 # gzip's fastest level: a body of a few MB per target hundred compresses about tenfold at it,
 # and the scraper is on the same network, not behind a slow link.
 GZIP_LEVEL = 1
+# Bodies kept at most, one per content type (Prometheus asks for one).
+KEPT_RENDERS = 4
 _NAME_ESCAPING = (openmetrics.UNDERSCORES, openmetrics.ALLOWUTF8)
 
 
@@ -69,18 +71,17 @@ class _Render:
 
 
 def accepts_gzip(header: str) -> bool:
-    """Whether an `Accept-Encoding` header admits gzip (`gzip` or `*`, not with q=0)."""
+    """Whether an `Accept-Encoding` header admits gzip: named with a q above 0, or, when it
+    is not named, `*` with a q above 0 (RFC 9110 §12.5.3)."""
+    weights: dict[str, float] = {}
     for item in header.split(","):
         coding, *params = (part.strip() for part in item.split(";"))
-        if coding.lower() not in ("gzip", "*"):
-            continue
         q = next((p[2:] for p in params if p.lower().startswith("q=")), "1")
         try:
-            if float(q) > 0:
-                return True
+            weights.setdefault(coding.lower(), float(q))
         except ValueError:
             continue
-    return False
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
 
 
 def _joinable(encoder: Encoder) -> bool:
@@ -139,6 +140,8 @@ class Exposition:
     async def body(self, accept: str, *, gzip_ok: bool = False) -> Body:
         """The body for a scrape with this `Accept` header, gzipped if `gzip_ok`."""
         encoder, content_type = choose_encoder(accept)
+        if len(self._locks) >= 4 * KEPT_RENDERS and content_type not in self._locks:
+            self._locks.clear()  # at worst two renders of one type at once, never a leak
         lock = self._locks.setdefault(content_type, asyncio.Lock())
         async with lock:
             render = self._renders.get(content_type)
@@ -154,6 +157,10 @@ class Exposition:
                     body = await run_in_threadpool(encoder, self._whole)
                 self.renders += 1
                 render = _Render(version, self.clock(), body)
+                if len(self._renders) >= KEPT_RENDERS and content_type not in self._renders:
+                    # The content type carries whatever version a client asked for: a few
+                    # bodies of several MB are kept, not one per version anyone sends.
+                    self._renders.clear()
                 self._renders[content_type] = render
             if gzip_ok and render.gzipped is None:
                 render.gzipped = await run_in_threadpool(

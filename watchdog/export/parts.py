@@ -88,7 +88,8 @@ class Section:
     sources: tuple[EndpointState, ...]
     marks: tuple[Mark, ...]
     expectation: object
-    # Time alone changes what the section says after this (infinity: only a poll does).
+    # Time alone may change what the section says from this moment (infinity: only a poll
+    # does); at it the section is encoded again, as a connecting limit counts from it.
     until: float
     own: tuple[tuple[str, bytes], ...]
     reexported: tuple[Reexported, ...] = ()
@@ -103,7 +104,7 @@ class Section:
         self, target: Target, sources: tuple[EndpointState, ...], expectation: object, now: float
     ) -> bool:
         return (
-            now <= self.until
+            now < self.until
             and (self.target is target or self.target == target)
             and self.expectation is expectation
             and len(sources) == len(self.sources)

@@ -77,3 +77,59 @@ def test_off_a_running_loop_a_tick_is_done_when_it_returns(monkeypatch: pytest.M
     clock = Clock()
     engine = Counting(State(targets(*range(12)), clock=clock), lambda _: None, clock=clock)
     assert len(one_round(engine, 1)) == 12
+
+
+def test_a_tick_while_the_slice_before_is_still_queued_waits_for_its_next_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On an overloaded loop, ticks never pile up: one due while the previous slice's chunks
+    are still queued evaluates nothing; the next tick after the chain ends runs as usual."""
+    monkeypatch.setattr(engine_module, "TICK_BUDGET", 0.0)
+    clock = Clock()
+    engine = Counting(State(targets(*range(12)), clock=clock), lambda _: None, clock=clock)
+    engine.evaluated = []
+
+    async def ticks() -> tuple[list[str], list[str]]:
+        engine.tick(0, 1)
+        engine.tick(0, 1)  # still queued: skipped
+        for _ in range(30):
+            await asyncio.sleep(0)
+        first = list(engine.evaluated)
+        engine.evaluated = []
+        engine.tick(0, 1)
+        for _ in range(30):
+            await asyncio.sleep(0)
+        return first, engine.evaluated
+
+    first, second = asyncio.run(ticks())
+    assert sorted(first) == sorted(f"t{i}" for i in range(12))
+    assert sorted(second) == sorted(f"t{i}" for i in range(12))
+
+
+def test_a_failing_evaluation_does_not_stop_later_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "TICK_BUDGET", 0.0)
+    clock = Clock()
+
+    class Failing(Counting):
+        def evaluate(self, target_name: str, now: float | None = None) -> list[Alert]:
+            if target_name == "t3" and not self.evaluated:
+                self.evaluated.append("boom")
+                raise RuntimeError("a rule's bug")
+            return super().evaluate(target_name, now)
+
+    engine = Failing(State(targets(*range(6)), clock=clock), lambda _: None, clock=clock)
+    engine.evaluated = []
+
+    async def ticks() -> list[str]:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, _context: None)
+        engine.tick(0, 1)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        engine.evaluated = ["after"]
+        engine.tick(0, 1)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return engine.evaluated
+
+    assert sorted(asyncio.run(ticks())[1:]) == sorted(f"t{i}" for i in range(6))

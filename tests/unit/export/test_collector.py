@@ -846,6 +846,21 @@ def test_nothing_kept_between_scrapes() -> None:
     assert {m.name for m in collector.collect()} == first
 
 
+def test_webapps_disagreeing_on_a_summary_halfs_type_drop_it_and_the_scrape_renders() -> None:
+    """Two Webapps behind one URL: one sends `up_sum`/`up_count` as counters, the other `up_sum`
+    as a gauge. Whichever family gets the name, the scrape renders and counts what it drops."""
+    state = State([target("a")])
+
+    def answer(kind: str, node: str, *names: str) -> Any:
+        family = {"type": kind, "help": "h", "data": [{"labels": {"node": node}, "value": 1}]}
+        return envelope(Endpoint.METRICS, dict.fromkeys(names, family))
+
+    record(state, "a", Endpoint.METRICS, answer("counter", "n1", "up_sum", "up_count"), at=NOW - 5)
+    record(state, "a", Endpoint.METRICS, answer("gauge", "n2", "up_sum"), at=NOW)
+    result = scrape(state)
+    assert result.value("watchdog_dropped_series", target="a", endpoint="metrics") >= 1
+
+
 def test_empty_state() -> None:
     """With no targets, the scrape is empty and still valid."""
     result = scrape(State([]))

@@ -146,6 +146,9 @@ def test_gzip_is_made_once_per_render() -> None:
         ("gzip;q=0", False),
         ("gzip;q=0.0, br", False),
         ("gzip;q=x", False),
+        ("gzip;q=0, *", False),
+        ("*;q=0", False),
+        ("br, *", True),
         ("x-gzip-like", False),
     ],
 )
