@@ -51,9 +51,9 @@ def _mark(state: EndpointState) -> Mark:
     return (state.polls, state.backoff_seconds, state.paced_seconds, state.interval)
 
 
-def own_families(now: float = 0.0) -> list[tuple[str, str, str]]:
+def own_families() -> list[tuple[str, str, str]]:
     """The watchdog's own families (name, type, help), in the order a scrape lists them."""
-    out = Families(now, lambda _name, _now: None, lambda _name: None).out
+    out = Families(0.0, lambda _name, _now: None, lambda _name: None).out
     return [(f.name, f.type, f.documentation) for f in out.families.values()]
 
 
